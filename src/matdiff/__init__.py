@@ -1,0 +1,58 @@
+"""matdiff: symbolic matrix calculus. Derivatives of scalar, vector and matrix expressions.
+
+    >>> import matdiff as md
+    >>> f = md.parse("x'*A*x")
+    >>> print(md.diff(f, "x"))
+    A*x + A'*x
+"""
+
+from ._algebra import (
+    constant_matrix,
+    constant_vector,
+    det,
+    diag,
+    eye,
+    inv,
+    logdet,
+    logsumexp,
+    norm1,
+    norm2,
+    softmax,
+    trace,
+    transpose,
+)
+from ._algebra import apply as _apply
+from ._algebra import total as sum  # noqa: A001 - md.sum mirrors the syntax's sum()
+from ._api import evaluate, matrix, scalar, symmetric, vector
+from ._diff import diff
+from ._errors import DiffError, EvaluationError, MatdiffError, NestingError, ParseError, ShapeError
+from ._expr import Expr
+from ._parser import parse
+from ._printing import to_latex, to_text
+
+tr = trace
+
+
+def _elementwise(name: str):
+    def function(x):
+        return _apply(name, x)
+
+    function.__name__ = name
+    function.__doc__ = f"Element-wise {name}."
+    return function
+
+
+sin, cos, tan = _elementwise("sin"), _elementwise("cos"), _elementwise("tan")
+arcsin, arccos, arctan = _elementwise("arcsin"), _elementwise("arccos"), _elementwise("arctan")
+exp, log, sqrt, tanh = _elementwise("exp"), _elementwise("log"), _elementwise("sqrt"), _elementwise("tanh")
+abs, sign = _elementwise("abs"), _elementwise("sign")  # noqa: A001
+relu, sigmoid = _elementwise("relu"), _elementwise("sigmoid")
+
+__all__ = [
+    "DiffError", "EvaluationError", "Expr", "MatdiffError", "NestingError", "ParseError", "ShapeError",
+    "abs", "arccos", "arcsin", "arctan", "constant_matrix", "constant_vector", "cos", "det", "diag",
+    "diff", "evaluate", "exp", "eye", "inv", "log", "logdet", "logsumexp", "matrix", "norm1", "norm2",
+    "parse", "relu", "scalar", "sigmoid", "sign", "sin", "softmax", "sqrt", "sum", "symmetric", "tan",
+    "tanh", "to_latex", "to_text", "tr", "trace", "transpose", "vector",
+]  # fmt: skip
+__version__ = "0.1.0"

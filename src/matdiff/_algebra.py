@@ -1,0 +1,309 @@
+"""Matrix algebra as users write it: the text syntax and the Python operators.
+
+Each operation checks kinds and shapes, keeps track of row vectors (a transposed vector is a
+row; numerically both are 1-D arrays) and lowers to the canonical nodes of `_expr`.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+from . import _expr as E
+from ._errors import ShapeError
+from ._expr import Expr, describe
+
+Operand = Expr | float | int
+
+
+def as_expr(value: Operand) -> Expr:
+    """Numbers become constants; anything else that is not an Expr is refused."""
+    if isinstance(value, Expr):
+        return value
+    if isinstance(value, bool) or not isinstance(value, (int, float)):
+        raise TypeError(f"cannot use {type(value).__name__} in a matdiff expression; use a number or an expression")
+    return E.const(value)
+
+
+def _labels(node: Expr) -> tuple[int, ...]:
+    return tuple(range(node.ndim))
+
+
+def _same_kind(a: Expr, b: Expr, what: str) -> None:
+    if a.ndim != b.ndim or (a.kind == "row") != (b.kind == "row"):
+        raise ShapeError(f"{what} needs operands of one shape: {describe(a)} and {describe(b)}")
+    for da, db in zip(a.shape, b.shape):
+        if da != db and isinstance(da, int) and isinstance(db, int):
+            raise ShapeError(f"{what} needs operands of one shape: {describe(a)} and {describe(b)}")
+
+
+def _broadcast(scalar: Expr, like: Expr) -> Expr:
+    """A scalar spread over every entry of `like` (a scalar plus a matrix adds to each entry)."""
+    spread = E.einsum([scalar, E.ones(E.strip_row(like).shape)], [(), _labels(like)], _labels(like))
+    return E.row(spread) if like.kind == "row" else spread
+
+
+def _orient_like(result: Expr, template: Expr) -> Expr:
+    return E.row(result) if template.kind == "row" and result.ndim == 1 else result
+
+
+# ---------------------------------------------------------------------------------------------
+# Element-wise arithmetic
+
+
+def add(a: Operand, b: Operand) -> Expr:
+    """a + b, with a scalar added to every entry of a vector or matrix."""
+    a, b = as_expr(a), as_expr(b)
+    if a.ndim == 0 and b.ndim > 0:
+        a = _broadcast(a, b)
+    elif b.ndim == 0 and a.ndim > 0:
+        b = _broadcast(b, a)
+    _same_kind(a, b, "+")
+    return _orient_like(E.add([a, b]), a)
+
+
+def neg(a: Operand) -> Expr:
+    """-a."""
+    return E.scale(-1.0, as_expr(a))
+
+
+def sub(a: Operand, b: Operand) -> Expr:
+    """a - b."""
+    return add(a, neg(b))
+
+
+def hadamard(a: Operand, b: Operand) -> Expr:
+    """a .* b: the element-wise product; scaling when one side is a scalar."""
+    a, b = as_expr(a), as_expr(b)
+    if a.ndim == 0:
+        return E.scale(a, b)
+    if b.ndim == 0:
+        return E.scale(b, a)
+    _same_kind(a, b, ".*")
+    labels = _labels(a)
+    return _orient_like(E.einsum([a, b], [labels, labels], labels), a)
+
+
+def elementwise_power(a: Operand, p: Operand) -> Expr:
+    """a .^ p: a constant exponent, or exp(p .* log(a)) for a variable one (needs a > 0)."""
+    a, p = as_expr(a), as_expr(p)
+    if p.op == "const":
+        return E.power(a, p.attrs[0])
+    if p.ndim > 0 and a.ndim == 0:
+        a = _broadcast(a, p)
+    return apply("exp", hadamard(p, apply("log", a)))
+
+
+def elementwise_divide(a: Operand, b: Operand) -> Expr:
+    """a ./ b."""
+    a, b = as_expr(a), as_expr(b)
+    if b.ndim == 0:
+        return E.scale(E.power(b, -1.0), a)
+    if a.ndim == 0:
+        return E.scale(a, E.power(b, -1.0))
+    return hadamard(a, E.power(b, -1.0))
+
+
+def divide(a: Operand, b: Operand) -> Expr:
+    """a / b: division by a scalar (use inv() or ./ for anything else)."""
+    a, b = as_expr(a), as_expr(b)
+    if b.ndim != 0:
+        raise ShapeError(
+            f"'/' divides by a scalar only, not by {describe(b)}: use ./ for element-wise division or inv()"
+        )
+    return elementwise_divide(a, b)
+
+
+def power(a: Operand, p: Operand) -> Expr:
+    """a ^ p: a scalar power, or an integer power of a square matrix."""
+    a, p = as_expr(a), as_expr(p)
+    if p.ndim != 0:
+        raise ShapeError(f"the exponent of ^ must be a scalar, got {describe(p)}")
+    if a.ndim == 0:
+        return elementwise_power(a, p)
+    if a.ndim == 2 and p.op == "const" and float(p.attrs[0]).is_integer():
+        return matrix_power(a, int(p.attrs[0]))
+    raise ShapeError(
+        f"^ needs a scalar base or a square matrix with an integer exponent, got {describe(a)}; "
+        "use .^ for an element-wise power"
+    )
+
+
+def matrix_power(a: Expr, k: int) -> Expr:
+    """A^k by repeated products; A^0 = eye and A^-k = inv(A)^k."""
+    E.square_dims(a, "a matrix power")
+    if k < 0:
+        return matrix_power(inv(a), -k)
+    if k == 0:
+        return E.delta(a.shape[0])
+    result = a
+    for _ in range(k - 1):
+        result = matmul(result, a)
+    return result
+
+
+# ---------------------------------------------------------------------------------------------
+# Products and transposes
+
+
+def transpose(a: Operand) -> Expr:
+    """a': a vector becomes a row and back; a matrix swaps its axes."""
+    a = as_expr(a)
+    if a.ndim == 0:
+        return a
+    if a.ndim == 1:
+        return E.row(a)
+    if a.ndim == 2:
+        if a.op == "var" and a.attrs[1] == "symmetric":
+            return a
+        return E.einsum([a], [(0, 1)], (1, 0))
+    raise ShapeError(f"transpose needs at most 2 axes, got {describe(a)}")
+
+
+def matmul(a: Operand, b: Operand) -> Expr:
+    """a * b in the text syntax: the matrix product, or scaling when one side is a scalar."""
+    a, b = as_expr(a), as_expr(b)
+    if a.ndim == 0 or b.ndim == 0:
+        return hadamard(a, b)
+    pattern = {
+        ("matrix", "matrix"): ([(0, 1), (1, 2)], (0, 2), False),
+        ("matrix", "vector"): ([(0, 1), (1,)], (0,), False),
+        ("row", "matrix"): ([(0,), (0, 1)], (1,), True),
+        ("row", "vector"): ([(0,), (0,)], (), False),
+        ("vector", "row"): ([(0,), (1,)], (0, 1), False),
+    }.get((a.kind, b.kind))
+    if pattern is None:
+        hint = ""
+        if a.kind == b.kind == "vector":
+            hint = "; for vectors write x'*y (inner product) or x*y' (outer product)"
+        raise ShapeError(f"cannot multiply {describe(a)} by {describe(b)}{hint}")
+    subs, out, is_row = pattern
+    left, right = E.strip_row(a), E.strip_row(b)
+    inner = [(left.shape[i], right.shape[j]) for i, j in _shared_positions(subs)]
+    for da, db in inner:
+        if da != db and isinstance(da, int) and isinstance(db, int):
+            raise ShapeError(f"cannot multiply {describe(a)} by {describe(b)}: inner sizes {da} and {db} differ")
+    result = E.einsum([left, right], subs, out)
+    return E.row(result) if is_row and result.ndim == 1 else result
+
+
+def _shared_positions(subs: list[tuple[int, ...]]) -> list[tuple[int, int]]:
+    left, right = subs
+    return [(i, right.index(label)) for i, label in enumerate(left) if label in right]
+
+
+def python_matmul(a: Operand, b: Operand) -> Expr:
+    """a @ b with NumPy's rules: a vector on the left acts as a row, on the right as a column."""
+    a, b = as_expr(a), as_expr(b)
+    if a.ndim == 0 or b.ndim == 0:
+        raise ShapeError("@ does not take a scalar operand; use * to scale")
+    if a.kind == "vector":
+        a = E.row(a)
+    if b.kind == "row":
+        b = E.strip_row(b)
+    return matmul(a, b)
+
+
+# ---------------------------------------------------------------------------------------------
+# Functions
+
+
+def apply(name: str, a: Operand) -> Expr:
+    """An element-wise function: sin, cos, exp, log, relu, ..."""
+    return E.apply(name, as_expr(a))
+
+
+def trace(a: Operand) -> Expr:
+    """tr(A) = sum_i A_ii."""
+    a = as_expr(a)
+    E.square_dims(a, "tr")
+    return E.einsum([a], [(0, 0)], ())
+
+
+def inv(a: Operand) -> Expr:
+    """The inverse of a square matrix (of a scalar: 1/a)."""
+    a = as_expr(a)
+    return E.power(a, -1.0) if a.ndim == 0 else E.matrix_function("inv", a)
+
+
+def det(a: Operand) -> Expr:
+    """The determinant of a square matrix."""
+    a = as_expr(a)
+    return a if a.ndim == 0 else E.matrix_function("det", a)
+
+
+def logdet(a: Operand) -> Expr:
+    """log det(A), for A with a positive determinant."""
+    a = as_expr(a)
+    return apply("log", a) if a.ndim == 0 else E.matrix_function("logdet", a)
+
+
+def diag(a: Operand) -> Expr:
+    """A vector to its diagonal matrix, or a square matrix to its diagonal vector."""
+    a = E.strip_row(as_expr(a))
+    if a.ndim == 1:
+        return E.einsum([a, E.delta(a.shape[0])], [(0,), (0, 1)], (0, 1))
+    if a.ndim == 2:
+        E.square_dims(a, "diag")
+        return E.einsum([a], [(0, 0)], (0,))
+    raise ShapeError(f"diag needs a vector or a square matrix, got {describe(a)}")
+
+
+def total(a: Operand) -> Expr:
+    """sum(a): the sum of all entries."""
+    a = E.strip_row(as_expr(a))
+    return E.einsum([a], [_labels(a)], ())
+
+
+def norm1(a: Operand) -> Expr:
+    """sum(abs(a))."""
+    return total(apply("abs", a))
+
+
+def norm2(a: Operand) -> Expr:
+    """The Euclidean norm of a vector, the Frobenius norm of a matrix."""
+    return E.reduction("norm2", as_expr(a))
+
+
+def softmax(a: Operand) -> Expr:
+    """exp(x) / sum(exp(x)), for a vector."""
+    a = as_expr(a)
+    return _orient_like(E.reduction("softmax", a), a)
+
+
+def logsumexp(a: Operand) -> Expr:
+    """log(sum(exp(a))), computed stably."""
+    return E.reduction("logsumexp", as_expr(a))
+
+
+def eye(n: E.Dim | None = None) -> Expr:
+    """The identity matrix; its size is inferred from where it is used unless given."""
+    return E.delta(n if n is not None else E.fresh_dim())
+
+
+def constant_vector(c: Operand = 1.0, n: E.Dim | None = None) -> Expr:
+    """vector(c): a vector with every entry c, its length inferred from use."""
+    return E.scale(as_expr(c), E.ones((n if n is not None else E.fresh_dim(),)))
+
+
+def constant_matrix(c: Operand = 1.0, m: E.Dim | None = None, n: E.Dim | None = None) -> Expr:
+    """matrix(c): a matrix with every entry c, its size inferred from use."""
+    shape = (m if m is not None else E.fresh_dim(), n if n is not None else E.fresh_dim())
+    return E.scale(as_expr(c), E.ones(shape))
+
+
+# The text syntax's functions, by name: (arity, builder)
+FUNCTIONS: dict[str, Callable[..., Expr]] = {
+    **{name: (lambda name: lambda a: apply(name, a))(name) for name in E.ELEMENTWISE if name != "step"},
+    "tr": trace,
+    "det": det,
+    "logdet": logdet,
+    "inv": inv,
+    "diag": diag,
+    "sum": total,
+    "norm1": norm1,
+    "norm2": norm2,
+    "softmax": softmax,
+    "logsumexp": logsumexp,
+    "vector": constant_vector,
+    "matrix": constant_matrix,
+}

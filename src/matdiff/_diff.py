@@ -1,0 +1,67 @@
+"""md.diff: derivatives of any order, by forward-mode rules over the DAG."""
+
+from __future__ import annotations
+
+from . import _expr as E
+from ._errors import DiffError
+from ._expr import Expr, postorder
+from ._rules import CONSTANT_OPS, rule_for, variable_derivative
+from ._simplify import simplify
+
+
+def diff(expr: Expr, *wrt: str | Expr) -> Expr:
+    """The derivative of `expr` with respect to each of `wrt` in turn.
+
+    The result has shape ``expr.shape + wrt[0].shape + wrt[1].shape + ...`` (J_ijkl = dA_ij/dB_kl,
+    as in the lecture, JAX and MatrixCalculus.org). A scalar by a vector gives a vector (the
+    gradient), a vector by a vector the Jacobian, ``diff(f, x, x)`` the Hessian. Each item of `wrt`
+    is a variable or the name of one in `expr`. The derivative with respect to a symmetric matrix
+    is (G + G')/2, where G is the gradient that treats every entry as independent.
+    """
+    if not isinstance(expr, Expr):
+        raise DiffError(f"diff needs a matdiff expression, got {type(expr).__name__}")
+    if not wrt:
+        raise DiffError("diff needs at least one variable to differentiate by")
+    result = expr
+    for item in wrt:
+        variable = _resolve(expr, result, item)
+        result = simplify(derivative(result, variable))
+    return result
+
+
+def _resolve(original: Expr, current: Expr, item: str | Expr) -> Expr:
+    if isinstance(item, Expr):
+        if item.op != "var":
+            raise DiffError(f"can only differentiate by a variable, not by {item}")
+        return item
+    if not isinstance(item, str):
+        raise DiffError(f"differentiate by a variable or its name, not {type(item).__name__}")
+    for node in postorder([original, current]):
+        if node.op == "var" and node.attrs[0] == item:
+            return node
+    names = ", ".join(sorted(original.free)) or "none"
+    raise DiffError(
+        f"{item!r} does not occur in the expression (its variables: {names}); "
+        f"to differentiate by a variable that does not occur, pass it, e.g. md.scalar({item!r})"
+    )
+
+
+def derivative(expr: Expr, wrt: Expr) -> Expr:
+    """d expr / d wrt, one forward-mode pass over the nodes that depend on `wrt`."""
+    name = wrt.attrs[0]
+    axes = tuple(range(wrt.ndim))
+    done: dict[int, Expr] = {}
+    for node in postorder([expr]):
+        if name not in node.free:
+            done[id(node)] = E.zeros(node.shape + wrt.shape)
+        elif node.op == "var":
+            done[id(node)] = variable_derivative(node, wrt)
+        elif node.op in CONSTANT_OPS:  # pragma: no cover - constants have no free variables
+            done[id(node)] = E.zeros(node.shape + wrt.shape)
+        else:
+            parts = tuple(done[id(child)] for child in node.args)
+            if all(E.is_zero(p) for p in parts):
+                done[id(node)] = E.zeros(node.shape + wrt.shape)
+            else:
+                done[id(node)] = rule_for(node.op)(node, node.args, parts, axes)
+    return done[id(expr)]

@@ -1,0 +1,242 @@
+"""Numeric evaluation: bind dimensions from the values, then compute each node once."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from typing import Any
+
+import numpy as np
+
+from ._errors import EvaluationError, ShapeError
+from ._expr import Dim, Expr, postorder
+
+ELEMENTWISE_VALUES = {
+    "sin": np.sin,
+    "cos": np.cos,
+    "tan": np.tan,
+    "arcsin": np.arcsin,
+    "arccos": np.arccos,
+    "arctan": np.arctan,
+    "exp": np.exp,
+    "log": np.log,
+    "sqrt": np.sqrt,
+    "tanh": np.tanh,
+    "abs": np.abs,
+    "sign": np.sign,
+    "relu": lambda x: np.maximum(x, 0.0),
+    "sigmoid": lambda x: 0.5 * (1.0 + np.tanh(0.5 * x)),  # stable for large |x|
+    "step": lambda x: (x > 0).astype(np.float64),
+}
+
+
+def elementwise_value(name: str, x: np.ndarray) -> np.ndarray:
+    return ELEMENTWISE_VALUES[name](x)
+
+
+# ---------------------------------------------------------------------------------------------
+# Dimensions: equal by unification (union-find over the constraints the DAG implies)
+
+
+class DimClasses:
+    """Classes of dimensions that the expression forces to be equal."""
+
+    def __init__(self) -> None:
+        self.parent: dict[Dim, Dim] = {}
+
+    def find(self, d: Dim) -> Dim:
+        root = d
+        while self.parent.get(root, root) != root:
+            root = self.parent[root]
+        while d != root:  # path compression
+            self.parent[d], d = root, self.parent.get(d, d)
+        return root
+
+    def union(self, a: Dim, b: Dim, where: str = "") -> None:
+        ra, rb = self.find(a), self.find(b)
+        if ra == rb:
+            return
+        if isinstance(ra, int) and isinstance(rb, int):
+            raise ShapeError(f"dimension mismatch{where}: {ra} vs {rb}")
+        if isinstance(ra, int) or (not isinstance(rb, int) and _rank(ra) < _rank(rb)):
+            ra, rb = rb, ra
+        self.parent[ra] = rb  # an int, or the most readable name, becomes the representative
+
+    def canonical(self, shape: Sequence[Dim]) -> tuple[Dim, ...]:
+        return tuple(self.find(d) for d in shape)
+
+
+def _rank(name: Dim) -> tuple:
+    text = str(name)
+    return (text.startswith("_"), text)
+
+
+def dim_classes(roots: Sequence[Expr]) -> DimClasses:
+    """The dimension classes of a DAG, from every node that relates dimensions."""
+    classes = DimClasses()
+    for node in postorder(roots):
+        if node.op == "einsum":
+            by_label: dict[int, Dim] = {}
+            for child, labels in zip(node.args, node.attrs[0]):
+                for label, dim in zip(labels, child.shape):
+                    classes.union(by_label.setdefault(label, dim), dim)
+        elif node.op == "add":
+            for term in node.args[1:]:
+                for a, b in zip(node.args[0].shape, term.shape):
+                    classes.union(a, b)
+        elif node.op in ("inv", "det", "logdet", "delta"):
+            square = node.args[0].shape if node.args else node.shape
+            classes.union(square[0], square[1])
+    return classes
+
+
+def _bind(classes: DimClasses, nodes: Sequence[Expr], values: Mapping[str, Any]) -> dict[Dim, int]:
+    """Sizes of every dimension class, from the arrays given for the variables."""
+    sizes: dict[Dim, int] = {}
+    source: dict[Dim, str] = {}
+
+    def record(dim: Dim, size: int, origin: str) -> None:
+        root = classes.find(dim)
+        if isinstance(root, int) and root != size:
+            raise EvaluationError(f"{origin} has size {size} where the expression needs {root}")
+        if sizes.setdefault(root, size) != size:
+            raise EvaluationError(
+                f"{origin} has size {size}, but {source[root]} has size {sizes[root]}; they must agree"
+            )
+        source.setdefault(root, origin)
+
+    dims = {d for node in nodes for d in node.shape}
+    for dim in dims:  # the naming scheme binds m_X to X's first axis and n_X to its last
+        if isinstance(dim, str) and dim[:2] in ("m_", "n_") and dim[2:] in values:
+            array = np.asarray(values[dim[2:]])
+            if array.ndim:
+                axis = 0 if dim[0] == "m" else array.ndim - 1
+                record(dim, array.shape[axis], f"{dim[2:]} (axis {axis} of shape {array.shape})")
+    return sizes
+
+
+def _size(classes: DimClasses, sizes: dict[Dim, int], dim: Dim) -> int:
+    root = classes.find(dim)
+    if isinstance(root, int):
+        return root
+    if root not in sizes:
+        raise EvaluationError(f"the size {root} is unknown: give a value for the variable it belongs to")
+    return sizes[root]
+
+
+def _check_value(node: Expr, value: Any) -> np.ndarray:
+    name, kind = node.attrs
+    try:
+        array = np.asarray(value, dtype=np.float64)
+    except (TypeError, ValueError) as error:
+        raise EvaluationError(f"the value of {name} is not numeric: {error}") from None
+    if array.ndim != node.ndim:
+        raise EvaluationError(
+            f"{name} is a {kind}, so its value needs {node.ndim} axes; got shape {array.shape}"
+        )
+    if kind == "symmetric":
+        if array.shape[0] != array.shape[1] or not np.allclose(array, array.T, rtol=1e-10, atol=1e-12):
+            raise EvaluationError(f"{name} is declared symmetric, but its value is not a symmetric matrix")
+    return array
+
+
+# ---------------------------------------------------------------------------------------------
+
+
+def evaluate_many(roots: Sequence[Expr], values: Mapping[str, Any]) -> list[np.ndarray]:
+    """Evaluate several expressions together; each shared node is computed once."""
+    order = postorder(roots)
+    classes = dim_classes(roots)
+    sizes = _bind(classes, order, values)
+    computed: dict[int, np.ndarray] = {}
+    for node in order:
+        computed[id(node)] = _compute(node, [computed[id(c)] for c in node.args], values, classes, sizes)
+    results = []
+    for root in roots:
+        value = computed[id(root)]
+        expected = tuple(_size(classes, sizes, d) for d in root.shape)
+        results.append(np.broadcast_to(value, expected) if value.shape != expected else value)
+    return results
+
+
+def _compute(node: Expr, args: list[np.ndarray], values: Mapping[str, Any], classes, sizes) -> np.ndarray:
+    op = node.op
+    if op == "var":
+        name = node.attrs[0]
+        if name not in values:
+            raise EvaluationError(f"no value given for {name} ({node.attrs[1]})")
+        array = _check_value(node, values[name])
+        expected = tuple(_size(classes, sizes, d) for d in node.shape)
+        if array.shape != expected:
+            raise EvaluationError(f"{name} has shape {array.shape}, expected {expected}")
+        return array
+    if op == "const":
+        return np.asarray(node.attrs[0])
+    if op in ("zeros", "ones"):
+        shape = tuple(_size(classes, sizes, d) for d in node.shape)
+        return np.zeros(shape) if op == "zeros" else np.ones(shape)
+    if op == "delta":
+        return np.eye(_size(classes, sizes, node.shape[0]))
+    if op == "row":
+        return args[0]
+    if op == "einsum":
+        return _einsum(node, args)
+    if op == "add":
+        total = args[0] + args[1]
+        for term in args[2:]:
+            total += term
+        return total
+    if op == "pow":
+        exponent = node.attrs[0]
+        if exponent == 2.0:
+            return args[0] * args[0]
+        if exponent == -1.0:
+            return 1.0 / args[0]
+        return np.power(args[0], exponent)
+    if op in ELEMENTWISE_VALUES:
+        return ELEMENTWISE_VALUES[op](args[0])
+    (x,) = args
+    try:
+        if op == "inv":
+            return np.linalg.inv(x)
+        if op == "det":
+            return np.asarray(np.linalg.det(x))
+        if op == "logdet":
+            sign, logabs = np.linalg.slogdet(x)
+            if sign <= 0:
+                raise EvaluationError("logdet needs a matrix with a positive determinant")
+            return np.asarray(logabs)
+    except np.linalg.LinAlgError as error:
+        raise EvaluationError(f"{op} of a singular matrix: {error}") from None
+    if op == "softmax":
+        shifted = np.exp(x - x.max())
+        return shifted / shifted.sum()
+    if op == "logsumexp":
+        top = x.max()
+        return np.asarray(top + np.log(np.exp(x - top).sum()))
+    if op == "norm2":
+        return np.asarray(np.sqrt(np.sum(x * x)))
+    raise EvaluationError(f"no evaluation rule for operation {op!r}")  # pragma: no cover
+
+
+_LETTERS = "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ"
+
+
+def _einsum(node: Expr, args: list[np.ndarray]) -> np.ndarray:
+    subs, out = node.attrs
+    spec = ",".join("".join(_LETTERS[i] for i in s) for s in subs) + "->" + "".join(_LETTERS[i] for i in out)
+    if len(args) <= 2 and not _needs_blas(subs, out):
+        return np.einsum(spec, *args)
+    key = ("path", tuple(a.shape for a in args))
+    path = node._memo.get(key)
+    if path is None:  # plan the contraction order once per node and shapes
+        path = np.einsum_path(spec, *args, optimize="greedy")[0]
+        node._memo[key] = path
+    return np.einsum(spec, *args, optimize=path)
+
+
+def _needs_blas(subs: tuple, out: tuple) -> bool:
+    """A two-operand product with a contracted label is a matrix product: route it to BLAS."""
+    if len(subs) < 2:
+        return False
+    contracted = (set(subs[0]) & set(subs[1])) - set(out)
+    return bool(contracted) and len(subs[0]) + len(subs[1]) - 2 * len(contracted) > 0

@@ -1,0 +1,421 @@
+"""The expression node: one immutable, hash-consed type for every operation.
+
+Equal subexpressions are the same object, so a DAG built from a value, its gradient and its
+Hessian shares every common part. The canonical constructors below (`einsum`, `add`, `apply`,
+...) are the only way nodes are made; each applies the cheap, always-valid simplifications
+(flattening, Kronecker-delta elimination, constant folding, zero propagation, like terms).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import itertools
+import weakref
+from collections.abc import Iterable, Sequence
+from typing import Any
+
+import numpy as np
+
+from ._errors import ShapeError
+
+Dim = str | int  # a symbolic dimension name, or a fixed size
+Labels = tuple[int, ...]
+
+KINDS = ("scalar", "vector", "matrix", "symmetric")
+_fresh_dims = itertools.count(1)
+
+
+def fresh_dim() -> str:
+    """A new dimension name, to be unified with others (for eye, vector(c), matrix(c))."""
+    return f"_d{next(_fresh_dims)}"
+
+
+class Expr:
+    """An immutable node of the expression DAG.
+
+    `op` names the operation, `args` are the child nodes, `attrs` the hashable parameters and
+    `shape` a tuple of dimensions (names or sizes). Build expressions with `md.parse`, with the
+    variable constructors (`md.vector("x")`, ...) and Python operators, or with `md.diff`.
+    """
+
+    __slots__ = ("op", "args", "attrs", "shape", "sig", "free", "__weakref__", "_memo")
+    _interned: weakref.WeakValueDictionary = weakref.WeakValueDictionary()
+
+    op: str
+    args: tuple[Expr, ...]
+    attrs: tuple
+    shape: tuple[Dim, ...]
+    sig: bytes
+    free: frozenset[str]
+
+    def __new__(cls, op: str, args: tuple[Expr, ...], attrs: tuple, shape: tuple[Dim, ...]) -> Expr:
+        key = (op, args, attrs, shape)
+        node = cls._interned.get(key)
+        if node is not None:
+            return node
+        node = object.__new__(cls)
+        object.__setattr__(node, "op", op)
+        object.__setattr__(node, "args", args)
+        object.__setattr__(node, "attrs", attrs)
+        object.__setattr__(node, "shape", shape)
+        digest = hashlib.blake2b(repr((op, attrs, shape)).encode(), digest_size=8)
+        for child in args:
+            digest.update(child.sig)
+        object.__setattr__(node, "sig", digest.digest())
+        free = frozenset((attrs[0],)) if op == "var" else frozenset()
+        for child in args:
+            free |= child.free
+        object.__setattr__(node, "free", free)
+        object.__setattr__(node, "_memo", {})
+        cls._interned[key] = node
+        return node
+
+    def __setattr__(self, name: str, value: Any) -> None:
+        raise AttributeError("matdiff expressions are immutable")
+
+    def __reduce__(self):  # pickling rebuilds through the interning constructor
+        return (Expr, (self.op, self.args, self.attrs, self.shape))
+
+    @property
+    def ndim(self) -> int:
+        """The number of axes: 0 scalar, 1 vector, 2 matrix, 3+ tensor."""
+        return len(self.shape)
+
+    @property
+    def kind(self) -> str:
+        """'scalar', 'vector', 'row' (a transposed vector), 'matrix' or 'tensor'."""
+        if self.op == "row":
+            return "row"
+        return ("scalar", "vector", "matrix")[self.ndim] if self.ndim < 3 else "tensor"
+
+    # Everything else (operators, evaluate, printing) is attached by the modules that own it.
+
+
+# ---------------------------------------------------------------------------------------------
+# Leaves
+
+
+def var(name: str, kind: str, shape: tuple[Dim, ...] | None = None) -> Expr:
+    """A variable. Dimension names follow the variable: x is n_x, A is m_A x n_A."""
+    if kind not in KINDS:
+        raise ShapeError(f"unknown kind {kind!r} for {name}: use one of {', '.join(KINDS)}")
+    default = {
+        "scalar": (),
+        "vector": (f"n_{name}",),
+        "matrix": (f"m_{name}", f"n_{name}"),
+        "symmetric": (f"n_{name}", f"n_{name}"),
+    }[kind]
+    if shape is None:
+        shape = default
+    else:
+        shape = tuple(d if d is not None else default[i] for i, d in enumerate(shape))
+        if len(shape) != len(default):
+            raise ShapeError(f"{name} is a {kind} and needs {len(default)} dimensions, got {shape}")
+        if kind == "symmetric" and shape[0] != shape[1]:
+            if isinstance(shape[0], int) and isinstance(shape[1], int):
+                raise ShapeError(f"symmetric {name} must be square, got {shape}")
+    return Expr("var", (), (name, kind), shape)
+
+
+def const(value: float) -> Expr:
+    """A scalar constant."""
+    value = float(value)
+    if value == 0.0:
+        value = 0.0  # -0.0 and 0.0 are one node
+    return Expr("const", (), (value,), ())
+
+
+def zeros(shape: tuple[Dim, ...]) -> Expr:
+    """A symbolic zero: derivatives propagate it without building zero terms."""
+    return const(0.0) if not shape else Expr("zeros", (), (), tuple(shape))
+
+
+def ones(shape: tuple[Dim, ...]) -> Expr:
+    """A tensor of ones (vector(1), matrix(1), and the broadcast of a scalar)."""
+    return const(1.0) if not shape else Expr("ones", (), (), tuple(shape))
+
+
+def delta(dim: Dim) -> Expr:
+    """The Kronecker delta, the identity matrix of size `dim`."""
+    return Expr("delta", (), (), (dim, dim))
+
+
+def is_const(node: Expr, value: float | None = None) -> bool:
+    return node.op == "const" and (value is None or node.attrs[0] == value)
+
+
+def is_zero(node: Expr) -> bool:
+    return node.op == "zeros" or is_const(node, 0.0)
+
+
+def strip_row(node: Expr) -> Expr:
+    """A row vector and its column have the same numbers; products use the column."""
+    return node.args[0] if node.op == "row" else node
+
+
+def row(node: Expr) -> Expr:
+    """Mark a vector as a row vector (its transpose). Numerically the same 1-D array."""
+    if node.op == "row":
+        return node.args[0]
+    if node.ndim != 1:
+        raise ShapeError(f"only a vector can be a row vector, got shape {node.shape}")
+    return Expr("row", (node,), (), node.shape)
+
+
+# ---------------------------------------------------------------------------------------------
+# The generic product: C[out] = sum over the other labels of prod_k operands[k][subs[k]]
+
+
+def _unify_label_dims(operands: Sequence[Expr], subs: Sequence[Labels]) -> dict[int, Dim]:
+    dims: dict[int, Dim] = {}
+    for node, labels in zip(operands, subs):
+        if len(labels) != node.ndim:
+            raise ShapeError(f"einsum labels {labels} do not fit shape {node.shape}")
+        for label, dim in zip(labels, node.shape):
+            seen = dims.setdefault(label, dim)
+            if seen != dim and isinstance(seen, int) and isinstance(dim, int):
+                raise ShapeError(f"dimension mismatch in a product: {seen} vs {dim}")
+            if isinstance(dim, int):
+                dims[label] = dim
+    return dims
+
+
+def einsum(operands: Sequence[Expr], subs: Sequence[Sequence[int]], out: Sequence[int]) -> Expr:
+    """The one generic product, in canonical form (Laue et al.'s A *(s1,s2,s3) B, n-ary)."""
+    subs = [tuple(s) for s in subs]
+    out = tuple(out)
+    dims = _unify_label_dims(operands, subs)
+    missing = [label for label in out if label not in dims]
+    if missing or len(set(out)) != len(out):
+        raise ShapeError(f"bad einsum output labels {out}")
+    out_shape = tuple(dims[label] for label in out)
+
+    fresh = itertools.count(max(dims, default=0) + 1)
+    coefficient = 1.0
+    factors: list[tuple[Expr, Labels]] = []
+    work = list(zip(operands, subs))
+    while work:  # flatten nested products and fold constants, without recursion
+        node, labels = work.pop()
+        node = strip_row(node)
+        if is_zero(node):
+            return zeros(out_shape)
+        if node.op == "const":
+            coefficient *= node.attrs[0]
+        elif node.op == "einsum":
+            inner_subs, inner_out = node.attrs
+            rename = dict(zip(inner_out, labels))
+            for inner in {label for s in inner_subs for label in s} - set(inner_out):
+                rename[inner] = next(fresh)
+            for child, child_labels in zip(node.args, inner_subs):
+                work.append((child, tuple(rename[label] for label in child_labels)))
+        else:
+            factors.append((node, labels))
+    if coefficient == 0.0:
+        return zeros(out_shape)
+    factors.reverse()
+    factors = _eliminate_deltas(factors, out)
+
+    if not factors:
+        return const(coefficient)
+    if coefficient == 1.0 and len(factors) == 1 and factors[0][1] == out:
+        return factors[0][0]
+
+    def order(item: tuple[Expr, Labels]) -> tuple:
+        node, labels = item
+        return (node.sig, tuple(out.index(label) if label in out else len(out) for label in labels))
+
+    factors.sort(key=order)
+    if coefficient != 1.0:
+        factors.insert(0, (const(coefficient), ()))
+    canonical: dict[int, int] = {}
+    for label in itertools.chain(out, *(labels for _, labels in factors)):
+        canonical.setdefault(label, len(canonical))
+    new_subs = tuple(tuple(canonical[label] for label in labels) for _, labels in factors)
+    new_out = tuple(canonical[label] for label in out)
+    return Expr("einsum", tuple(node for node, _ in factors), (new_subs, new_out), out_shape)
+
+
+def _eliminate_deltas(factors: list[tuple[Expr, Labels]], out: Labels) -> list[tuple[Expr, Labels]]:
+    """sum_a delta[a,b] T[..a..] = T[..b..]: rename a summed label and drop the delta."""
+    changed = True
+    while changed:
+        changed = False
+        for position, (node, labels) in enumerate(factors):
+            if node.op != "delta" or labels[0] == labels[1]:
+                continue
+            others = factors[:position] + factors[position + 1 :]
+            used = {label for _, ls in others for label in ls} | set(out)
+            a, b = labels
+            if a not in out and b in used:
+                gone, kept = a, b
+            elif b not in out and a in used:
+                gone, kept = b, a
+            else:
+                continue
+            factors = [(n, tuple(kept if label == gone else label for label in ls)) for n, ls in others]
+            changed = True
+            break
+    return factors
+
+
+def scale(coefficient: float | Expr, node: Expr) -> Expr:
+    """coefficient * node, where the coefficient is a number or a scalar expression."""
+    factor = const(coefficient) if not isinstance(coefficient, Expr) else coefficient
+    labels = tuple(range(node.ndim))
+    result = einsum([factor, strip_row(node)], [(), labels], labels)
+    return row(result) if node.op == "row" and result.ndim == 1 else result
+
+
+def hadamard_broadcast(scalar_field: Expr, tensor: Expr) -> Expr:
+    """f[s] * T[s, w...]: an element-wise factor applied along the leading axes of T."""
+    leading = tuple(range(scalar_field.ndim))
+    labels = tuple(range(tensor.ndim))
+    return einsum([scalar_field, tensor], [leading, labels], labels)
+
+
+# ---------------------------------------------------------------------------------------------
+# Sums
+
+
+def split_coefficient(node: Expr) -> tuple[float, Expr]:
+    """node == c * base, with c a number and base free of a leading constant."""
+    if node.op == "einsum" and is_const(node.args[0]):
+        rest = node.args[1:]
+        subs, out = node.attrs
+        return node.args[0].attrs[0], einsum(rest, subs[1:], out)
+    if node.op == "const":
+        return node.attrs[0], const(1.0)
+    return 1.0, node
+
+
+def add(terms: Iterable[Expr]) -> Expr:
+    """A sum of same-shaped terms, flattened, with zeros dropped and like terms merged."""
+    flat: list[Expr] = []
+    work = list(terms)
+    if not work:
+        raise ShapeError("an empty sum")
+    shape = work[0].shape
+    work.reverse()
+    while work:
+        term = strip_row(work.pop())
+        if len(term.shape) != len(shape):
+            raise ShapeError(f"cannot add a term of shape {term.shape} to one of shape {shape}")
+        for a, b in zip(term.shape, shape):
+            if a != b and isinstance(a, int) and isinstance(b, int):
+                raise ShapeError(f"cannot add a term of shape {term.shape} to one of shape {shape}")
+        if term.op == "add":
+            work.extend(reversed(term.args))
+        elif not is_zero(term):
+            flat.append(term)
+    merged: dict[Expr, float] = {}
+    for term in flat:
+        coefficient, base = split_coefficient(term)
+        merged[base] = merged.get(base, 0.0) + coefficient
+    result = [scale(c, base) if c != 1.0 else base for base, c in merged.items() if c != 0.0]
+    if not result:
+        return zeros(shape)
+    if len(result) == 1:
+        return result[0]
+    return Expr("add", tuple(result), (), shape)
+
+
+# ---------------------------------------------------------------------------------------------
+# Element-wise functions and true matrix functions
+
+ELEMENTWISE = (
+    "sin", "cos", "tan", "arcsin", "arccos", "arctan", "exp", "log", "sqrt", "tanh",
+    "abs", "sign", "relu", "sigmoid", "step",
+)  # fmt: skip
+
+
+def apply(name: str, x: Expr) -> Expr:
+    """An element-wise function; folds constants."""
+    from ._evaluate import elementwise_value  # the numeric table lives with the evaluator
+
+    if name not in ELEMENTWISE:
+        raise ShapeError(f"unknown element-wise function {name}")
+    if x.op == "row":
+        return row(apply(name, x.args[0]))
+    if x.op == "const":
+        return const(float(elementwise_value(name, np.float64(x.attrs[0]))))
+    if is_zero(x) and float(elementwise_value(name, np.float64(0.0))) == 0.0:
+        return x
+    return Expr(name, (x,), (), x.shape)
+
+
+def power(x: Expr, exponent: float) -> Expr:
+    """x .^ p for a constant p."""
+    exponent = float(exponent)
+    if x.op == "row":
+        return row(power(x.args[0], exponent))
+    if exponent == 1.0:
+        return x
+    if exponent == 0.0:
+        return ones(x.shape)
+    if x.op == "const":
+        with np.errstate(all="ignore"):
+            return const(float(np.float64(x.attrs[0]) ** exponent))
+    if x.op == "pow" and float(exponent).is_integer() and float(x.attrs[0]).is_integer():
+        return power(x.args[0], x.attrs[0] * exponent)  # (x^a)^b = x^(ab) for integer a, b
+    return Expr("pow", (x,), (exponent,), x.shape)
+
+
+def square_dims(x: Expr, what: str) -> None:
+    if x.ndim != 2:
+        raise ShapeError(f"{what} needs a square matrix, got {describe(x)}")
+    a, b = x.shape
+    if a != b and isinstance(a, int) and isinstance(b, int):
+        raise ShapeError(f"{what} needs a square matrix, got {describe(x)}")
+
+
+def matrix_function(name: str, x: Expr) -> Expr:
+    """inv, det, logdet: functions of a square matrix."""
+    square_dims(x, name)
+    if name == "inv" and x.op == "inv":
+        return x.args[0]
+    if name == "inv":
+        return Expr("inv", (x,), (), (x.shape[0], x.shape[0]))
+    return Expr(name, (x,), (), ())
+
+
+def reduction(name: str, x: Expr) -> Expr:
+    """softmax (vector to vector), logsumexp and norm2 (to a scalar)."""
+    x = strip_row(x)
+    if name == "softmax":
+        if x.ndim != 1:
+            raise ShapeError(f"softmax needs a vector, got {describe(x)}")
+        return Expr("softmax", (x,), (), x.shape)
+    if x.ndim == 0 and name == "norm2":
+        return apply("abs", x)
+    if x.ndim == 0 and name == "logsumexp":
+        return x
+    return Expr(name, (x,), (), ())
+
+
+def describe(node: Expr) -> str:
+    """'x (vector, n_x)' for error messages: the operand, its kind and its shape."""
+    from ._printing import to_text
+
+    text = to_text(node)
+    if len(text) > 60:
+        text = text[:57] + "..."
+    shape = " x ".join(str(d) for d in node.shape) or "1 x 1"
+    return f"{text} ({node.kind}, {shape})"
+
+
+def postorder(roots: Sequence[Expr]) -> list[Expr]:
+    """Every node under `roots` once, children before parents; iterative, so depth is no limit."""
+    seen: set[int] = set()
+    order: list[Expr] = []
+    stack: list[tuple[Expr, bool]] = [(root, False) for root in reversed(roots)]
+    while stack:
+        node, expanded = stack.pop()
+        if expanded:
+            order.append(node)
+            continue
+        if id(node) in seen:
+            continue
+        seen.add(id(node))
+        stack.append((node, True))
+        stack.extend((child, False) for child in reversed(node.args) if id(child) not in seen)
+    return order

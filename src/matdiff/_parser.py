@@ -1,0 +1,198 @@
+"""The text syntax (MatrixCalculus.org-compatible), parsed with a Lark LALR grammar.
+
+User text is only ever tokenised and parsed: it never reaches eval or exec. Parsing and
+building are iterative, so deeply nested input cannot exhaust Python's stack.
+"""
+
+from __future__ import annotations
+
+import itertools
+from collections.abc import Mapping
+
+from lark import Lark, Token, Tree
+from lark.exceptions import UnexpectedCharacters, UnexpectedEOF, UnexpectedInput, UnexpectedToken
+
+from . import _algebra as A
+from . import _expr as E
+from ._errors import MatdiffError, ParseError, ShapeError, _caret
+from ._expr import Expr
+
+GRAMMAR = r"""
+?start: sum
+?sum: product
+    | sum "+" product   -> add
+    | sum "-" product   -> sub
+?product: unary
+    | product "*" unary   -> mul
+    | product "/" unary   -> div
+    | product ".*" unary  -> hadamard
+    | product "./" unary  -> ediv
+?unary: power
+    | "-" unary -> neg
+    | "+" unary
+?power: postfix
+    | postfix "^" unary   -> pow
+    | postfix ".^" unary  -> epow
+?postfix: atom
+    | postfix "'"         -> transpose
+?atom: NUMBER             -> number
+    | NAME                -> name
+    | NAME "(" sum ("," sum)* ")" -> call
+    | "(" sum ")"
+NUMBER: /(\d+(\.\d+)?|\.\d+)([eE][-+]?\d+)?/
+NAME: /[A-Za-z_][A-Za-z0-9_]*/
+%ignore /[ \t\r\n]+/
+"""
+
+_PARSER = Lark(GRAMMAR, parser="lalr", propagate_positions=True, maybe_placeholders=False)
+MAX_DEPTH = 400  # deeper input gets a clear error, far from Python's own stack limit
+MAX_LENGTH = 100_000
+_CONSTANTS = {"eye"}
+_BINARY = {
+    "add": A.add, "sub": A.sub, "mul": A.matmul, "div": A.divide, "hadamard": A.hadamard,
+    "ediv": A.elementwise_divide, "pow": A.power, "epow": A.elementwise_power,
+}  # fmt: skip
+_SEARCH_LIMIT = 4096
+
+
+def parse(text: str, **kinds: str) -> Expr:
+    """Parse an expression in the MatrixCalculus.org-style syntax.
+
+    Declare kinds by keyword: ``md.parse("x'*A*x", x="vector", A="symmetric")``. Undeclared names
+    get a kind by convention, an upper-case initial a matrix and a lower-case one a vector; where
+    that does not type-check, the fewest names change kind (first to scalars) until it does.
+    """
+    if not isinstance(text, str):
+        raise ParseError(f"expected text, got {type(text).__name__}", repr(text), 0)
+    if len(text) > MAX_LENGTH:
+        raise ParseError(f"the expression is longer than {MAX_LENGTH} characters", text[:200], 0)
+    for name, kind in kinds.items():
+        if kind not in E.KINDS:
+            raise ShapeError(f"unknown kind {kind!r} for {name}: use one of {', '.join(E.KINDS)}")
+    tree = _syntax_tree(text)
+    names = _collect_names(tree, text)
+    return _build_with_kinds(tree, text, names, kinds)
+
+
+def _syntax_tree(text: str) -> Tree:
+    if not text.strip():
+        raise ParseError("empty expression", text, 0)
+    try:
+        tree = _PARSER.parse(text)
+    except UnexpectedCharacters as error:
+        raise ParseError(f"unexpected character {text[error.pos_in_stream]!r}", text, error.pos_in_stream) from None
+    except UnexpectedEOF:
+        raise ParseError("unexpected end of input", text, len(text)) from None
+    except UnexpectedToken as error:
+        token = error.token
+        if token.type == "$END":
+            raise ParseError("unexpected end of input", text, len(text)) from None
+        raise ParseError(f"unexpected {str(token)!r}", text, token.start_pos) from None
+    except UnexpectedInput as error:  # pragma: no cover - the cases above are exhaustive
+        raise ParseError("invalid input", text, getattr(error, "pos_in_stream", 0) or 0) from None
+    return tree
+
+
+def _children_trees(node: Tree | Token) -> list[Tree]:
+    return [c for c in node.children if isinstance(c, Tree)] if isinstance(node, Tree) else []
+
+
+def _collect_names(tree: Tree | Token, text: str) -> list[str]:
+    """Variable names in order of appearance; checks function names and nesting depth."""
+    names: list[str] = []
+    stack = [(tree, 1)]
+    while stack:
+        node, depth = stack.pop()
+        if depth > MAX_DEPTH:
+            position = node.meta.start_pos if isinstance(node, Tree) and not node.meta.empty else 0
+            raise ParseError(f"the expression is nested more than {MAX_DEPTH} levels deep", text, position)
+        if isinstance(node, Tree) and node.data == "name":
+            name = str(node.children[0])
+            if name in A.FUNCTIONS:
+                raise ParseError(f"{name} is a function: write {name}(...)", text, node.meta.start_pos)
+            if name not in _CONSTANTS and name not in names:
+                names.append(name)
+        if isinstance(node, Tree) and node.data == "call":
+            fname = node.children[0]
+            if str(fname) not in A.FUNCTIONS:
+                known = ", ".join(sorted(A.FUNCTIONS))
+                raise ParseError(f"unknown function {str(fname)!r} (known: {known})", text, fname.start_pos)
+        stack.extend((child, depth + 1) for child in reversed(_children_trees(node)))
+    return names
+
+
+def _default_kind(name: str) -> str:
+    return "matrix" if name[0].isupper() else "vector"
+
+
+def _alternatives(name: str) -> tuple[str, ...]:
+    return ("scalar", "vector") if name[0].isupper() else ("scalar", "matrix")
+
+
+def _build_with_kinds(tree: Tree, text: str, names: list[str], declared: Mapping[str, str]) -> Expr:
+    free = [n for n in names if n not in declared]
+    base = {n: declared.get(n, _default_kind(n)) for n in names}
+    first_error: MatdiffError | None = None
+    tries = 0
+    for changes in range(len(free) + 1):  # fewest departures from the convention first
+        for chosen in itertools.combinations(free, changes):
+            for kinds in itertools.product(*(_alternatives(n) for n in chosen)):
+                assignment = dict(base, **dict(zip(chosen, kinds)))
+                try:
+                    return _build(tree, text, assignment)
+                except ShapeError as error:
+                    if first_error is None:
+                        first_error = error
+                tries += 1
+                if tries >= _SEARCH_LIMIT:
+                    break
+    assert first_error is not None
+    if free:
+        kinds_used = ", ".join(f"{n}={base[n]!r}" for n in names)
+        raise ShapeError(f"{first_error}\n(kinds tried first: {kinds_used}; declare kinds, e.g. md.parse(text, x='scalar'))") from None
+    raise first_error
+
+
+def _build(tree: Tree, text: str, kinds: Mapping[str, str]) -> Expr:
+    """Build the expression bottom-up with an explicit stack."""
+    variables = {name: E.var(name, kind) for name, kind in kinds.items()}
+    done: dict[int, Expr] = {}
+    stack: list[tuple[Tree, bool]] = [(tree, False)]
+    while stack:
+        node, expanded = stack.pop()
+        subtrees = _children_trees(node)
+        if not expanded:
+            stack.append((node, True))
+            stack.extend((child, False) for child in subtrees)
+            continue
+        args = [done[id(child)] for child in subtrees]
+        try:
+            done[id(node)] = _node(node, args, variables)
+        except ShapeError as error:
+            position = node.meta.start_pos if not node.meta.empty else 0
+            raise ShapeError(f"{error}\n{_caret(text, position)}") from None
+    return done[id(tree)]
+
+
+def _node(node: Tree, args: list[Expr], variables: Mapping[str, Expr]) -> Expr:
+    kind = node.data
+    if kind == "number":
+        return E.const(float(node.children[0]))
+    if kind == "name":
+        name = str(node.children[0])
+        return A.eye() if name in _CONSTANTS else variables[name]
+    if kind == "call":
+        function = A.FUNCTIONS[str(node.children[0])]
+        try:
+            return function(*args)
+        except TypeError:
+            raise ShapeError(f"{node.children[0]} takes one argument, got {len(args)}") from None
+    if kind == "neg":
+        return A.neg(args[0])
+    if kind == "transpose":
+        return A.transpose(args[0])
+    if kind in _BINARY:
+        return _BINARY[kind](*args)
+    if kind == "unary":  # unary plus
+        return args[0]
+    raise AssertionError(kind)  # pragma: no cover

@@ -1,0 +1,505 @@
+"""Printing: a separate pass from expressions to a small layout tree, then to text or LaTeX.
+
+Products are printed in matrix notation by reading the index structure of each product as a
+graph: every matrix is an edge between its two indices, a chain of edges is a matrix product,
+a closed chain a trace, and a vector at a label used three times becomes diag(v). Where no
+matrix form exists (most 3-D and 4-D results), the whole expression falls back to index
+notation, `D[i,j,k] = A[i,k]*x[j]`, with summation over every index not on the left.
+"""
+
+from __future__ import annotations
+
+from collections import Counter
+from dataclasses import dataclass
+
+from ._expr import ELEMENTWISE, Expr
+
+INDEX_NAMES = "ijklpqrstuvwabcdefgh"
+
+
+class NoMatrixForm(Exception):
+    """Raised inside the matrix-notation pass when a product has no matrix form."""
+
+
+# Layout nodes --------------------------------------------------------------------------------
+# ("sym", name) ("num", value) ("call", name, [args]) ("t", x) ("mul", [factors]) ("had", [factors])
+# ("div", a, b) ("ediv", a, b) ("pow", base, exponent, elementwise) ("add", [(sign, term)])
+# ("idx", x, [names]) ("eq", [names], body)
+
+
+@dataclass(frozen=True)
+class Factor:
+    """One factor of a matrix chain: its layout and its orientation."""
+
+    doc: tuple
+    kind: str  # "matrix", "col", "row" or "scalar"
+
+    def transposed(self) -> Factor:
+        flipped = {"col": "row", "row": "col"}.get(self.kind, self.kind)
+        if self.kind == "scalar" or self.doc[0] == "call" and self.doc[1] in ("diag", "eye"):
+            return Factor(self.doc, flipped)
+        if self.doc[0] == "t":
+            return Factor(self.doc[1], flipped)
+        return Factor(("t", self.doc), flipped)
+
+
+def layout(node: Expr) -> tuple:
+    """Matrix notation where every product has one, index notation otherwise."""
+    if node.ndim <= 2:
+        try:
+            return _matrix_layout(node)
+        except NoMatrixForm:
+            pass
+    names = list(INDEX_NAMES[: node.ndim])
+    return ("eq", names, _index_layout(node, names, _Fresh(names)))
+
+
+def _matrix_layout(root: Expr) -> tuple:
+    from ._expr import postorder
+
+    docs: dict[int, tuple] = {}
+    for node in postorder([root]):  # iterative: deep expressions print without recursion
+        docs[id(node)] = _matrix_doc(node, [docs[id(c)] for c in node.args])
+    return docs[id(root)]
+
+
+def _number(value: float) -> tuple:
+    return ("num", value)
+
+
+def _ones_doc(ndim: int) -> tuple:
+    return ("call", "vector" if ndim == 1 else "matrix", [_number(1.0)])
+
+
+def _matrix_doc(node: Expr, args: list[tuple]) -> tuple:
+    op = node.op
+    if node.ndim > 2:
+        raise NoMatrixForm
+    if op == "var":
+        return ("sym", node.attrs[0])
+    if op == "const":
+        return _number(node.attrs[0])
+    if op == "zeros":
+        return ("call", "vector" if node.ndim == 1 else "matrix", [_number(0.0)])
+    if op == "ones":
+        return _ones_doc(node.ndim)
+    if op == "delta":
+        return ("sym", "eye")
+    if op == "row":
+        return _einsum_doc(node.args[0], row=True) if node.args[0].op == "einsum" else ("t", args[0])
+    if op == "add":
+        return ("add", [_signed(term, doc) for term, doc in zip(node.args, args)])
+    if op == "pow":
+        return _power_doc(node, args[0])
+    if op == "einsum":
+        return _einsum_doc(node)
+    if op in ELEMENTWISE or op in ("det", "logdet", "softmax", "logsumexp", "norm2"):
+        return ("call", op, args)
+    if op == "inv":
+        return ("call", "inv", args)
+    raise NoMatrixForm  # pragma: no cover
+
+
+def _signed(term: Expr, doc: tuple) -> tuple[int, tuple]:
+    if doc[0] == "mul" and doc[1] and doc[1][0][0] == "num" and doc[1][0][1] < 0:
+        value = -doc[1][0][1]
+        rest = doc[1][1:]
+        return (-1, ("mul", ([_number(value)] if value != 1.0 else []) + rest) if len(rest) > 1 or value != 1.0 else rest[0])
+    if doc[0] == "num" and doc[1] < 0:
+        return (-1, _number(-doc[1]))
+    if doc[0] == "div" and doc[1][0] == "num" and doc[1][1] < 0:
+        return (-1, ("div", _number(-doc[1][1]), doc[2]))
+    return (1, doc)
+
+
+def _power_doc(node: Expr, base: tuple) -> tuple:
+    exponent = node.attrs[0]
+    if exponent == 0.5:
+        return ("call", "sqrt", [base])
+    if exponent < 0 and node.ndim == 0:
+        positive = ("pow", base, -exponent, False) if exponent != -1.0 else base
+        return ("div", _number(1.0), positive)
+    if exponent == -1.0:
+        return ("ediv", _number(1.0), base)
+    return ("pow", base, exponent, node.ndim > 0)
+
+
+# Products in matrix notation -----------------------------------------------------------------
+
+
+def _operand_factor(node: Expr, doc: tuple) -> Factor:
+    kind = {0: "scalar", 1: "col", 2: "matrix"}[node.ndim]
+    return Factor(doc, kind)
+
+
+def _einsum_doc(node: Expr, row: bool = False) -> tuple:
+    subs, out = node.attrs
+    scalars: list[tuple] = []
+    operands: list[tuple[Factor, tuple[int, ...]]] = []
+    for child, labels in zip(node.args, subs):
+        doc = _matrix_layout(child)
+        if child.ndim == 0:
+            scalars.append(doc)
+        else:
+            operands.append((_operand_factor(child, doc), labels))
+    chain_docs = _chains(operands, out, row) if operands else []
+    return _product(scalars, chain_docs)
+
+
+def _product(scalars: list[tuple], chains: list[tuple]) -> tuple:
+    numerators = [d for d in scalars if d[0] != "div"]
+    denominators = [d[2] for d in scalars if d[0] == "div" and d[1] == ("num", 1.0)]
+    numerators += [d for d in scalars if d[0] == "div" and d[1] != ("num", 1.0)]
+    factors = numerators + chains
+    if not factors:
+        factors = [_number(1.0)]
+    body = factors[0] if len(factors) == 1 else ("mul", factors)
+    if denominators:
+        den = denominators[0] if len(denominators) == 1 else ("mul", denominators)
+        return ("div", body, den)
+    return body
+
+
+def _chains(operands: list[tuple[Factor, tuple[int, ...]]], out: tuple[int, ...], row: bool) -> list[tuple]:
+    """Matrix-notation factors of a product, read off its index graph."""
+    operands = _merge_hadamard(operands, out)
+    operands = [(Factor(("call", "diag", [f.doc]), "col"), (ls[0],)) if len(ls) == 2 and ls[0] == ls[1] else (f, ls) for f, ls in operands]
+    operands = _diagonals(operands, out)
+    counts = Counter(label for _, ls in operands for label in ls) + Counter(out)
+    if any(c > 2 for c in counts.values()):
+        raise NoMatrixForm
+    unused = list(range(len(operands)))
+
+    def walk(label: int, chain: list[Factor]) -> tuple[list[Factor], int | None]:
+        """Extend a chain from `label` until it reaches an output label or a vector end."""
+        while True:
+            nxt = next((i for i in unused if label in operands[i][1]), None)
+            if nxt is None:
+                if label in out:
+                    return chain, label
+                chain.append(Factor(_ones_doc(1), "col"))  # a label summed only once: a ones vector
+                return chain, None
+            unused.remove(nxt)
+            factor, labels = operands[nxt]
+            if len(labels) == 1:
+                chain.append(factor)
+                return chain, None
+            other = labels[1] if labels[0] == label else labels[0]
+            chain.append(factor if labels[0] == label else factor.transposed())
+            label = other
+            if label in out:
+                return chain, label
+
+    results: list[list[Factor]] = []
+    if out:
+        first, chain_end = walk(out[0], [])
+        if len(out) == 2 and chain_end == out[1]:
+            results.append(first)
+        elif len(out) == 2:
+            second, end2 = walk(out[1], [])
+            if end2 is not None:
+                raise NoMatrixForm  # pragma: no cover
+            results.append(first + [f.transposed() for f in reversed(second)])
+        elif chain_end is not None and chain_end != out[0]:
+            raise NoMatrixForm  # pragma: no cover
+        else:
+            results.append(first)
+    scalar_factors: list[tuple] = []
+    while unused:  # closed chains: scalars a'*M*b, sum(...) or traces
+        start = unused[0]
+        factor, labels = operands[start]
+        ends = [label for label in labels if counts[label] == 1] + [label for label in labels if counts[label] == 2 and len(labels) == 1]
+        if len(labels) == 1:
+            unused.remove(start)
+            rest, _ = walk(labels[0], [])
+            scalar_factors.append(_render_chain([factor.transposed()] + rest))
+        elif ends:
+            unused.remove(start)
+            begin = labels[0] if labels[0] in ends else labels[1]
+            oriented = factor if labels[0] == begin else factor.transposed()
+            other = labels[1] if labels[0] == begin else labels[0]
+            rest, _ = walk(other, [oriented])
+            scalar_factors.append(("call", "sum", [_render_chain(rest)]) if rest[-1].doc == _ones_doc(1) and len(rest) > 1 else _render_chain([Factor(_ones_doc(1), "row")] + rest))
+        else:
+            unused.remove(start)
+            rest, _ = walk(labels[1], [factor])
+            scalar_factors.append(("call", "tr", [_render_chain(rest)]))
+    docs = scalar_factors
+    if results:
+        chain = results[0]
+        if row:
+            chain = [f.transposed() for f in reversed(chain)]
+        docs = docs + [_render_chain(chain)]
+    return [_clean_sum(d) for d in docs]
+
+
+def _clean_sum(doc: tuple) -> tuple:
+    """1'*M*1 reads better as sum(M)."""
+    if doc[0] == "mul" and doc[1][0] == ("t", _ones_doc(1)) and doc[1][-1] == _ones_doc(1):
+        inner = doc[1][1:-1]
+        return ("call", "sum", [inner[0] if len(inner) == 1 else ("mul", inner)])
+    if doc[0] == "mul" and doc[1][0] == ("t", _ones_doc(1)) and len(doc[1]) == 2:
+        return ("call", "sum", [doc[1][1]])
+    return doc
+
+
+def _render_chain(chain: list[Factor]) -> tuple:
+    docs = [f.doc for f in chain]
+    return docs[0] if len(docs) == 1 else ("mul", docs)
+
+
+def _merge_hadamard(operands: list[tuple[Factor, tuple]], out: tuple) -> list[tuple[Factor, tuple]]:
+    """Operands on one set of labels, each used three or more times, multiply element-wise."""
+    counts = Counter(label for _, ls in operands for label in ls) + Counter(out)
+    merged: list[tuple[Factor, tuple]] = []
+    for factor, labels in operands:
+        for k, (other, other_labels) in enumerate(merged):
+            if set(other_labels) == set(labels) and len(set(labels)) == len(labels) and all(counts[x] > 2 for x in labels):
+                aligned = factor if labels == other_labels else factor.transposed()
+                merged[k] = (Factor(("had", _flatten_had(other.doc) + _flatten_had(aligned.doc)), other.kind), other_labels)
+                counts.subtract(labels)
+                break
+        else:
+            merged.append((factor, labels))
+    return merged
+
+
+def _flatten_had(doc: tuple) -> list[tuple]:
+    return list(doc[1]) if doc[0] == "had" else [doc]
+
+
+def _diagonals(operands: list[tuple[Factor, tuple]], out: tuple) -> list[tuple[Factor, tuple]]:
+    """A vector at a label used three times is diag(v) between two copies of that label."""
+    operands = list(operands)
+    out_list = list(out)
+    fresh = max([x for _, ls in operands for x in ls] + list(out), default=0) + 1
+    while True:
+        counts = Counter(label for _, ls in operands for label in ls) + Counter(out_list)
+        crowded = [x for x, c in counts.items() if c > 2]
+        if not crowded:
+            return operands
+        label = crowded[0]
+        vector = next((i for i, (f, ls) in enumerate(operands) if ls == (label,)), None)
+        if vector is None:
+            raise NoMatrixForm
+        factor, _ = operands[vector]
+        target = next((i for i, (f, ls) in enumerate(operands) if i != vector and label in ls), None)
+        operands[vector] = (Factor(("call", "diag", [factor.doc]), "matrix"), (label, fresh))
+        f, ls = operands[target]
+        position = ls.index(label)
+        operands[target] = (f, ls[:position] + (fresh,) + ls[position + 1 :])
+        fresh += 1
+
+
+# Index notation ------------------------------------------------------------------------------
+
+
+class _Fresh:
+    def __init__(self, taken: list[str]) -> None:
+        self.taken = set(taken)
+
+    def __call__(self) -> str:
+        for name in INDEX_NAMES:
+            if name not in self.taken:
+                self.taken.add(name)
+                return name
+        name = f"i{len(self.taken)}"
+        self.taken.add(name)
+        return name
+
+
+def _index_layout(node: Expr, names: list[str], fresh: _Fresh) -> tuple:
+    if node.ndim <= 2 and node.op != "einsum" and node.op != "add":
+        try:
+            doc = _matrix_layout(node)
+            return ("idx", doc, names) if names else doc
+        except NoMatrixForm:
+            pass
+    if node.op == "einsum":
+        subs, out = node.attrs
+        label_names = dict(zip(out, names))
+        factors = []
+        for child, labels in zip(node.args, subs):
+            for label in labels:
+                if label not in label_names:
+                    label_names[label] = fresh()
+            factors.append(_index_layout(child, [label_names[x] for x in labels], fresh))
+        return factors[0] if len(factors) == 1 else ("mul", factors)
+    if node.op == "add":
+        return ("add", [(1, _index_layout(term, names, fresh)) for term in node.args])
+    if node.op == "zeros":
+        return _number(0.0)
+    if node.op == "delta":
+        return ("idx", ("sym", "eye"), names)
+    if node.op == "pow":
+        return ("pow", _index_layout(node.args[0], names, fresh), node.attrs[0], False)
+    if node.op in ELEMENTWISE:
+        return ("call", node.op, [_index_layout(node.args[0], names, fresh)])
+    if node.op == "row":
+        return _index_layout(node.args[0], names, fresh)
+    if node.op == "ones":
+        return _number(1.0)
+    raise NoMatrixForm  # pragma: no cover
+
+
+# Text ----------------------------------------------------------------------------------------
+
+_PREC = {"add": 1, "mul": 2, "had": 2, "div": 2, "ediv": 2, "neg": 3, "pow": 4, "t": 5}
+
+
+def to_text(node: Expr) -> str:
+    """The text syntax of an expression (index notation where no matrix form exists)."""
+    return render_text(layout(node))
+
+
+def _format_number(value: float) -> str:
+    if value.is_integer() and abs(value) < 1e15:
+        return str(int(value))
+    return repr(value)
+
+
+def render_text(doc: tuple) -> str:
+    text, _ = _text(doc)
+    return text
+
+
+def _text(doc: tuple) -> tuple[str, int]:
+    kind = doc[0]
+    if kind == "sym":
+        return doc[1], 9
+    if kind == "num":
+        text = _format_number(doc[1])
+        return text, 9 if doc[1] >= 0 else 3
+    if kind == "call":
+        return f"{doc[1]}({', '.join(_text(a)[0] for a in doc[2])})", 9
+    if kind == "t":
+        return _wrap(doc[1], 5) + "'", 5
+    if kind == "mul":
+        factors = _flatten_mul(doc[1])
+        if factors[0][0] == "num" and factors[0][1] < 0:
+            rest = factors[1:] if factors[0][1] == -1.0 else [_number(-factors[0][1])] + factors[1:]
+            return "-" + _wrap(rest[0] if len(rest) == 1 else ("mul", rest), 3), 3
+        return "*".join(_wrap(f, 2, strict=i > 0) for i, f in enumerate(factors)), 2
+    if kind == "had":
+        return ".*".join(_wrap(f, 2, strict=i > 0) for i, f in enumerate(doc[1])), 2
+    if kind in ("div", "ediv"):
+        sep = "/" if kind == "div" else "./"
+        return f"{_wrap(doc[1], 2)}{sep}{_wrap(doc[2], 2, strict=True)}", 2
+    if kind == "pow":
+        op = ".^" if doc[3] else "^"
+        return f"{_wrap(doc[1], 5)}{op}{_format_number(doc[2])}" if doc[2] >= 0 else f"{_wrap(doc[1], 5)}{op}({_format_number(doc[2])})", 4
+    if kind == "add":
+        pieces = []
+        for k, (sign, term) in enumerate(doc[1]):
+            text = _wrap(term, 1, strict=sign < 0)
+            pieces.append(("-" if sign < 0 else "") + text if k == 0 else (" - " if sign < 0 else " + ") + text)
+        return "".join(pieces), 1
+    if kind == "idx":
+        return f"{_wrap(doc[1], 9)}[{','.join(doc[2])}]", 9
+    if kind == "eq":
+        return f"D[{','.join(doc[1])}] = {_text(doc[2])[0]}" if doc[1] else _text(doc[2])[0], 0
+    raise AssertionError(kind)  # pragma: no cover
+
+
+def _flatten_mul(factors: list[tuple]) -> list[tuple]:
+    flat: list[tuple] = []
+    for f in factors:
+        flat.extend(_flatten_mul(f[1]) if f[0] == "mul" else [f])
+    return flat
+
+
+def _wrap(doc: tuple, prec: int, strict: bool = False) -> str:
+    text, own = _text(doc)
+    if own < prec or (strict and own == prec):
+        return f"({text})"
+    return text
+
+
+# LaTeX ---------------------------------------------------------------------------------------
+
+_GREEK = {
+    "alpha", "beta", "gamma", "delta", "epsilon", "zeta", "eta", "theta", "iota", "kappa", "lambda",
+    "mu", "nu", "xi", "pi", "rho", "sigma", "tau", "phi", "chi", "psi", "omega",
+    "Gamma", "Delta", "Theta", "Lambda", "Xi", "Pi", "Sigma", "Phi", "Psi", "Omega",
+}  # fmt: skip
+_LATEX_CALLS = {
+    "exp": r"\exp", "log": r"\log", "sin": r"\sin", "cos": r"\cos", "tan": r"\tan", "tanh": r"\tanh",
+    "arcsin": r"\arcsin", "arccos": r"\arccos", "arctan": r"\arctan", "det": r"\det",
+    "logdet": r"\log\det", "tr": r"\operatorname{tr}", "diag": r"\operatorname{diag}",
+    "sum": r"\operatorname{sum}", "sign": r"\operatorname{sign}", "relu": r"\operatorname{relu}",
+    "sigmoid": r"\sigma", "softmax": r"\operatorname{softmax}", "logsumexp": r"\operatorname{logsumexp}",
+    "step": r"\operatorname{step}",
+}  # fmt: skip
+
+
+def to_latex(node: Expr) -> str:
+    """LaTeX for an expression, in matrix notation or in index notation."""
+    return _latex(layout(node))[0]
+
+
+def _latex_name(name: str) -> str:
+    stem = name.rstrip("0123456789")
+    digits = name[len(stem) :]
+    if "_" in stem:
+        stem, _, sub = stem.partition("_")
+        digits = sub + digits
+    stem = "\\" + stem if stem in _GREEK else (stem if len(stem) == 1 else rf"\mathit{{{stem}}}")
+    return f"{stem}_{{{digits}}}" if digits else stem
+
+
+def _latex(doc: tuple) -> tuple[str, int]:
+    kind = doc[0]
+    if kind == "sym":
+        return ("I" if doc[1] == "eye" else _latex_name(doc[1])), 9
+    if kind == "num":
+        return _format_number(doc[1]), 9 if doc[1] >= 0 else 3
+    if kind == "call":
+        name, args = doc[1], doc[2]
+        inner = ", ".join(_latex(a)[0] for a in args)
+        if name in ("vector", "matrix"):
+            return (r"\mathbf{0}" if args[0] == ("num", 0.0) else r"\mathbf{1}"), 9
+        if name == "inv":
+            return f"{_lwrap(args[0], 9)}^{{-1}}", 5
+        if name == "norm2":
+            return rf"\left\|{inner}\right\|_2", 9
+        if name == "abs":
+            return rf"\left|{inner}\right|", 9
+        if name == "sqrt":
+            return rf"\sqrt{{{inner}}}", 9
+        return rf"{_LATEX_CALLS.get(name, name)}\left({inner}\right)", 9
+    if kind == "t":
+        return f"{_lwrap(doc[1], 6)}^{{\\top}}", 5
+    if kind == "mul":
+        factors = _flatten_mul(doc[1])
+        if factors[0][0] == "num" and factors[0][1] < 0:
+            rest = factors[1:] if factors[0][1] == -1.0 else [_number(-factors[0][1])] + factors[1:]
+            return "-" + _lwrap(rest[0] if len(rest) == 1 else ("mul", rest), 3), 3
+        return r" ".join(_lwrap(f, 2, strict=i > 0 and f[0] == "num") for i, f in enumerate(factors)), 2
+    if kind == "had":
+        return r" \odot ".join(_lwrap(f, 2) for f in doc[1]), 2
+    if kind == "div":
+        return rf"\frac{{{_latex(doc[1])[0]}}}{{{_latex(doc[2])[0]}}}", 9
+    if kind == "ediv":
+        return rf"{_lwrap(doc[1], 2)} \oslash {_lwrap(doc[2], 2, strict=True)}", 2
+    if kind == "pow":
+        power = f"{_lwrap(doc[1], 6)}^{{{_format_number(doc[2])}}}"
+        return (power if not doc[3] else f"{_lwrap(doc[1], 6)}^{{\\circ {_format_number(doc[2])}}}"), 4
+    if kind == "add":
+        pieces = []
+        for k, (sign, term) in enumerate(doc[1]):
+            text = _lwrap(term, 1, strict=sign < 0)
+            pieces.append(("-" if sign < 0 else "") + text if k == 0 else (" - " if sign < 0 else " + ") + text)
+        return "".join(pieces), 1
+    if kind == "idx":
+        return f"{_lwrap(doc[1], 9)}_{{{''.join(doc[2])}}}", 9
+    if kind == "eq":
+        body = _latex(doc[2])[0]
+        return (f"D_{{{''.join(doc[1])}}} = {body}" if doc[1] else body), 0
+    raise AssertionError(kind)  # pragma: no cover
+
+
+def _lwrap(doc: tuple, prec: int, strict: bool = False) -> str:
+    text, own = _latex(doc)
+    if own < prec or (strict and own == prec):
+        return rf"\left({text}\right)"
+    return text

@@ -1,0 +1,77 @@
+"""Simplification after differentiation.
+
+The canonical constructors already flatten products, eliminate Kronecker deltas, fold constants,
+propagate zeros and merge like terms. This pass adds factoring, which derivatives need to stay
+cheap: a sum of products that differ in one factor becomes one product,
+
+    A *(s) B1 + A *(s) B2  ->  A *(s) (B1 + B2)        (distributivity)
+
+so the Hessian of a logistic loss is one X' diag(c) X, not three.
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+
+from . import _expr as E
+from ._expr import Expr, postorder
+
+
+def rebuild(node: Expr, args: tuple[Expr, ...]) -> Expr:
+    """The node with new children, through the canonical constructors."""
+    if all(a is b for a, b in zip(args, node.args)):
+        return node
+    op = node.op
+    if op == "einsum":
+        return E.einsum(args, *node.attrs)
+    if op == "add":
+        return E.add(args)
+    if op == "row":
+        return E.row(args[0]) if args[0].ndim == 1 else args[0]
+    if op == "pow":
+        return E.power(args[0], node.attrs[0])
+    if op in E.ELEMENTWISE:
+        return E.apply(op, args[0])
+    if op in ("inv", "det", "logdet"):
+        return E.matrix_function(op, args[0])
+    return E.reduction(op, args[0])
+
+
+def simplify(expr: Expr) -> Expr:
+    """Rebuild bottom-up, factoring every sum."""
+    done: dict[int, Expr] = {}
+    for node in postorder([expr]):
+        new = rebuild(node, tuple(done[id(c)] for c in node.args))
+        done[id(node)] = factor_sum(new) if new.op == "add" else new
+    return done[id(expr)]
+
+
+def _hole(shape: tuple) -> Expr:
+    return Expr("var", (), ("__hole__", "hole"), shape)
+
+
+def factor_sum(node: Expr) -> Expr:
+    """Merge the terms of a sum that are one product with one factor changed."""
+    terms = list(node.args)
+    while True:
+        groups: dict[Expr, list[tuple[int, Expr]]] = defaultdict(list)
+        for index, term in enumerate(terms):
+            coefficient, base = E.split_coefficient(term)
+            if base.op != "einsum":
+                continue
+            subs, out = base.attrs
+            for position, operand in enumerate(base.args):
+                args = base.args[:position] + (_hole(operand.shape),) + base.args[position + 1 :]
+                key = E.einsum(args, subs, out)
+                content = E.scale(coefficient, operand) if coefficient != 1.0 else operand
+                if all(i != index for i, _ in groups[key]):
+                    groups[key].append((index, content))
+        key, members = max(groups.items(), key=lambda item: len(item[1]), default=(None, []))
+        if len(members) < 2:
+            break
+        merged = E.add([content for _, content in members])
+        hole = next(a for a in key.args if a.op == "var" and a.attrs[0] == "__hole__")
+        combined = E.einsum([merged if a is hole else a for a in key.args], *key.attrs)
+        used = {index for index, _ in members}
+        terms = [t for i, t in enumerate(terms) if i not in used] + [combined]
+    return E.add(terms) if len(terms) != len(node.args) else node

@@ -1,0 +1,56 @@
+"""Independent numeric references for the tests: finite differences and random values.
+
+Nothing here uses matdiff's derivative code: expected values come from NumPy and from central
+differences of plain evaluation.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping
+
+import numpy as np
+
+
+def central_difference(f: Callable[[dict], np.ndarray], values: Mapping[str, np.ndarray], name: str, h: float = 1e-6) -> np.ndarray:
+    """d f / d values[name] by central differences; shape f.shape + values[name].shape."""
+    base = {k: np.array(v, dtype=float) for k, v in values.items()}
+    x = base[name]
+    f0 = np.asarray(f(base), dtype=float)
+    out = np.zeros(f0.shape + x.shape)
+    for index in np.ndindex(*x.shape) if x.shape else [()]:
+        step = h * max(1.0, abs(float(x[index])))
+        plus, minus = dict(base), dict(base)
+        xp, xm = x.copy(), x.copy()
+        xp[index] += step
+        xm[index] -= step
+        plus[name], minus[name] = xp, xm
+        out[(...,) + tuple(index)] = (np.asarray(f(plus)) - np.asarray(f(minus))) / (2 * step)
+    return out
+
+
+def symmetric_central_difference(f, values, name: str, h: float = 1e-6) -> np.ndarray:
+    """The symmetric-matrix gradient (G + G')/2 of the last two axes, by central differences."""
+    g = central_difference(f, values, name, h)
+    return 0.5 * (g + np.swapaxes(g, -1, -2))
+
+
+def random_values(variables: Mapping[str, str], rng: np.random.Generator, n: int = 3, m: int | None = None,
+                  positive: bool = False, spd: bool = False) -> dict[str, np.ndarray | float]:
+    """Random values for variables by kind. Square matrices n x n unless m is given for non-square.
+
+    spd=True makes every matrix symmetric positive definite (for logdet, inv); positive=True draws
+    entries in [0.5, 1.5] (for log, sqrt).
+    """
+    values: dict[str, np.ndarray | float] = {}
+    for name, kind in variables.items():
+        if kind == "scalar":
+            values[name] = float(rng.uniform(0.5, 1.5)) if positive else float(rng.normal())
+        elif kind == "vector":
+            values[name] = rng.uniform(0.5, 1.5, n) if positive else rng.normal(size=n)
+        else:
+            rows = n if (m is None or kind == "symmetric" or spd) else m
+            M = rng.uniform(0.5, 1.5, (rows, n)) if positive else rng.normal(size=(rows, n))
+            if spd or kind == "symmetric":
+                M = M @ M.T / n + np.eye(n) if spd else (M + M.T) / 2
+            values[name] = M
+    return values
