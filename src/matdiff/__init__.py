@@ -1,9 +1,9 @@
 """matdiff: symbolic matrix calculus. Derivatives of scalar, vector and matrix expressions.
 
-    >>> import matdiff as md
-    >>> f = md.parse("x'*A*x")
-    >>> print(md.diff(f, "x"))
-    A*x + A'*x
+>>> import matdiff as md
+>>> f = md.parse("x'*A*x")
+>>> print(md.diff(f, "x"))
+A*x + A'*x
 """
 
 from ._algebra import (

@@ -130,9 +130,7 @@ def _check_value(node: Expr, value: Any) -> np.ndarray:
     except (TypeError, ValueError) as error:
         raise EvaluationError(f"the value of {name} is not numeric: {error}") from None
     if array.ndim != node.ndim:
-        raise EvaluationError(
-            f"{name} is a {kind}, so its value needs {node.ndim} axes; got shape {array.shape}"
-        )
+        raise EvaluationError(f"{name} is a {kind}, so its value needs {node.ndim} axes; got shape {array.shape}")
     if kind == "symmetric":
         if array.shape[0] != array.shape[1] or not np.allclose(array, array.T, rtol=1e-10, atol=1e-12):
             raise EvaluationError(f"{name} is declared symmetric, but its value is not a symmetric matrix")

@@ -213,7 +213,7 @@ def einsum(operands: Sequence[Expr], subs: Sequence[Sequence[int]], out: Sequenc
     if coefficient == 0.0:
         return zeros(out_shape)
     factors.reverse()
-    factors = _eliminate_deltas(factors, out)
+    factors = _merge_powers(_eliminate_deltas(factors, out), out)
 
     if not factors:
         return const(coefficient)
@@ -253,9 +253,31 @@ def _eliminate_deltas(factors: list[tuple[Expr, Labels]], out: Labels) -> list[t
             else:
                 continue
             factors = [(n, tuple(kept if label == gone else label for label in ls)) for n, ls in others]
+            if kept in out and all(kept not in ls for _, ls in factors):
+                factors.append((ones((node.shape[0],)), (kept,)))  # sum_a delta[a,b] = 1 for every b
             changed = True
             break
     return factors
+
+
+def _merge_powers(factors: list[tuple[Expr, Labels]], out: Labels) -> list[tuple[Expr, Labels]]:
+    """x^p .* x^q = x^(p+q) for element-wise factors on the same labels (all kept in the output)."""
+    exponents: dict[tuple[Expr, Labels], float] = {}
+    others: list[tuple[Expr, Labels]] = []
+    for node, labels in factors:
+        if all(label in out for label in labels) and node.op not in ("delta", "ones"):
+            base, p = (node.args[0], node.attrs[0]) if node.op == "pow" else (node, 1.0)
+            exponents[(base, labels)] = exponents.get((base, labels), 0.0) + p
+        else:
+            others.append((node, labels))
+    merged = [(power(base, p), labels) for (base, labels), p in exponents.items()]
+    merged = [(node, labels) for node, labels in merged if not is_const(node, 1.0)]
+    spread = [(n, ls) for n, ls in others if n.op == "ones" and all(x in out for x in ls)]
+    if len(spread) > 1:  # ones[i] ones[j] -> ones[i,j]
+        labels = tuple(x for x in out if any(x in ls for _, ls in spread))
+        dims = {x: d for n, ls in spread for x, d in zip(ls, n.shape)}
+        others = [item for item in others if item not in spread] + [(ones(tuple(dims[x] for x in labels)), labels)]
+    return merged + others
 
 
 def scale(coefficient: float | Expr, node: Expr) -> Expr:

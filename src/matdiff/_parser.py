@@ -149,7 +149,9 @@ def _build_with_kinds(tree: Tree, text: str, names: list[str], declared: Mapping
     assert first_error is not None
     if free:
         kinds_used = ", ".join(f"{n}={base[n]!r}" for n in names)
-        raise ShapeError(f"{first_error}\n(kinds tried first: {kinds_used}; declare kinds, e.g. md.parse(text, x='scalar'))") from None
+        raise ShapeError(
+            f"{first_error}\n(kinds tried first: {kinds_used}; declare kinds, e.g. md.parse(text, x='scalar'))"
+        ) from None
     raise first_error
 
 

@@ -88,7 +88,10 @@ def _matrix_doc(node: Expr, args: list[tuple]) -> tuple:
     if op == "row":
         return _einsum_doc(node.args[0], row=True) if node.args[0].op == "einsum" else ("t", args[0])
     if op == "add":
-        return ("add", [_signed(term, doc) for term, doc in zip(node.args, args)])
+        docs = [_spread_constant(term) or doc for term, doc in zip(node.args, args)]
+        if all(doc[0] == "num" for doc in docs):
+            docs = args  # a sum of broadcast constants keeps its shape
+        return ("add", [_signed(term, doc) for term, doc in zip(node.args, docs)])
     if op == "pow":
         return _power_doc(node, args[0])
     if op == "einsum":
@@ -100,16 +103,28 @@ def _matrix_doc(node: Expr, args: list[tuple]) -> tuple:
     raise NoMatrixForm  # pragma: no cover
 
 
+def _spread_constant(term: Expr) -> tuple | None:
+    """c*ones in a sum prints as the scalar c, which the syntax spreads over every entry."""
+    if term.op == "ones":
+        return _number(1.0)
+    if term.op == "einsum" and len(term.args) == 2 and term.args[0].op == "const" and term.args[1].op == "ones":
+        return _number(term.args[0].attrs[0])
+    return None
+
+
 def _signed(term: Expr, doc: tuple) -> tuple[int, tuple]:
-    if doc[0] == "mul" and doc[1] and doc[1][0][0] == "num" and doc[1][0][1] < 0:
-        value = -doc[1][0][1]
-        rest = doc[1][1:]
-        return (-1, ("mul", ([_number(value)] if value != 1.0 else []) + rest) if len(rest) > 1 or value != 1.0 else rest[0])
+    """Split a leading negative number off a term, so sums print a - b, not a + -b."""
     if doc[0] == "num" and doc[1] < 0:
-        return (-1, _number(-doc[1]))
-    if doc[0] == "div" and doc[1][0] == "num" and doc[1][1] < 0:
-        return (-1, ("div", _number(-doc[1][1]), doc[2]))
-    return (1, doc)
+        return -1, _number(-doc[1])
+    if doc[0] == "mul":
+        factors = _flatten_mul(doc[1])
+        if factors[0][0] == "num" and factors[0][1] < 0:
+            rest = factors[1:] if factors[0][1] == -1.0 else [_number(-factors[0][1])] + factors[1:]
+            return -1, rest[0] if len(rest) == 1 else ("mul", rest)
+    if doc[0] == "div":
+        sign, numerator = _signed(term, doc[1])
+        return sign, ("div", numerator, doc[2])
+    return 1, doc
 
 
 def _power_doc(node: Expr, base: tuple) -> tuple:
@@ -162,85 +177,102 @@ def _product(scalars: list[tuple], chains: list[tuple]) -> tuple:
 
 def _chains(operands: list[tuple[Factor, tuple[int, ...]]], out: tuple[int, ...], row: bool) -> list[tuple]:
     """Matrix-notation factors of a product, read off its index graph."""
-    operands = _merge_hadamard(operands, out)
-    operands = [(Factor(("call", "diag", [f.doc]), "col"), (ls[0],)) if len(ls) == 2 and ls[0] == ls[1] else (f, ls) for f, ls in operands]
-    operands = _diagonals(operands, out)
+    counts = Counter(label for _, ls in operands for label in ls) + Counter(out)
+    scalar_factors: list[tuple] = []
+    kept = []
+    for factor, labels in operands:  # A[i,i]: a trace if i is used nowhere else, else diag(A)
+        if len(labels) == 2 and labels[0] == labels[1]:
+            if counts[labels[0]] == 2:
+                scalar_factors.append(("call", "tr", [factor.doc]))
+                continue
+            factor, labels = Factor(("call", "diag", [factor.doc]), "col"), (labels[0],)
+        kept.append((factor, labels))
+    operands = _diagonals(_merge_hadamard(kept, out), out)
     counts = Counter(label for _, ls in operands for label in ls) + Counter(out)
     if any(c > 2 for c in counts.values()):
         raise NoMatrixForm
     unused = list(range(len(operands)))
 
-    def walk(label: int, chain: list[Factor]) -> tuple[list[Factor], int | None]:
-        """Extend a chain from `label` until it reaches an output label or a vector end."""
+    def walk(label: int, chain: list[Factor], stop: int | None = None) -> tuple[list[Factor], int | None]:
+        """Extend a chain from `label` to an output label, a vector, a ones end or `stop`."""
         while True:
+            if label == stop:
+                return chain, None
             nxt = next((i for i in unused if label in operands[i][1]), None)
             if nxt is None:
                 if label in out:
                     return chain, label
-                chain.append(Factor(_ones_doc(1), "col"))  # a label summed only once: a ones vector
+                chain.append(_ONES_COL)  # a label summed in one place only: a ones vector
                 return chain, None
             unused.remove(nxt)
             factor, labels = operands[nxt]
             if len(labels) == 1:
                 chain.append(factor)
                 return chain, None
-            other = labels[1] if labels[0] == label else labels[0]
             chain.append(factor if labels[0] == label else factor.transposed())
-            label = other
+            label = labels[1] if labels[0] == label else labels[0]
             if label in out:
                 return chain, label
 
-    results: list[list[Factor]] = []
+    result: list[Factor] | None = None
     if out:
-        first, chain_end = walk(out[0], [])
-        if len(out) == 2 and chain_end == out[1]:
-            results.append(first)
-        elif len(out) == 2:
-            second, end2 = walk(out[1], [])
-            if end2 is not None:
-                raise NoMatrixForm  # pragma: no cover
-            results.append(first + [f.transposed() for f in reversed(second)])
-        elif chain_end is not None and chain_end != out[0]:
-            raise NoMatrixForm  # pragma: no cover
-        else:
-            results.append(first)
-    scalar_factors: list[tuple] = []
-    while unused:  # closed chains: scalars a'*M*b, sum(...) or traces
-        start = unused[0]
+        first, end = walk(out[0], [])
+        if len(out) == 2 and end != out[1]:
+            second, _ = walk(out[1], [])
+            first = first + [f.transposed() for f in reversed(second)]  # an outer product u*v'
+        result = first
+    while unused:  # closed chains give scalars: a'*M*b, sum(M*b), tr(A*B)
+        vectors = [i for i in unused if len(operands[i][1]) == 1]
+        ends = [i for i in unused if any(counts[x] == 1 for x in operands[i][1])]
+        start = (vectors or ends or unused)[0]
+        unused.remove(start)
         factor, labels = operands[start]
-        ends = [label for label in labels if counts[label] == 1] + [label for label in labels if counts[label] == 2 and len(labels) == 1]
         if len(labels) == 1:
-            unused.remove(start)
-            rest, _ = walk(labels[0], [])
-            scalar_factors.append(_render_chain([factor.transposed()] + rest))
-        elif ends:
-            unused.remove(start)
-            begin = labels[0] if labels[0] in ends else labels[1]
+            chain, _ = walk(labels[0], [factor.transposed()])
+        elif start in ends:
+            begin = labels[0] if counts[labels[0]] == 1 else labels[1]
             oriented = factor if labels[0] == begin else factor.transposed()
-            other = labels[1] if labels[0] == begin else labels[0]
-            rest, _ = walk(other, [oriented])
-            scalar_factors.append(("call", "sum", [_render_chain(rest)]) if rest[-1].doc == _ones_doc(1) and len(rest) > 1 else _render_chain([Factor(_ones_doc(1), "row")] + rest))
+            chain, _ = walk(labels[1] if labels[0] == begin else labels[0], [_ONES_COL.transposed(), oriented])
         else:
-            unused.remove(start)
-            rest, _ = walk(labels[1], [factor])
-            scalar_factors.append(("call", "tr", [_render_chain(rest)]))
+            chain, _ = walk(labels[1], [factor], stop=labels[0])
+            flipped = [f.transposed() for f in reversed(chain)]
+            readings = [c[k:] + c[:k] for c in (chain, flipped) for k in range(len(c))]  # tr is cyclic
+            scalar_factors.append(("call", "tr", [_render_chain(_best_reading(readings))]))
+            continue
+        flipped = [f.transposed() for f in reversed(chain)]
+        scalar_factors.append(_closed_chain(_best_reading([chain, flipped])))
     docs = scalar_factors
-    if results:
-        chain = results[0]
+    if result is not None:
         if row:
-            chain = [f.transposed() for f in reversed(chain)]
-        docs = docs + [_render_chain(chain)]
-    return [_clean_sum(d) for d in docs]
+            result = [f.transposed() for f in reversed(result)]
+        docs = docs + [_render_chain(result)]
+    if len(docs) > 1:  # a scalar a'*b among other factors reads as (a'*b)
+        docs = [("group", d) if d[0] == "mul" else d for d in docs]
+    return docs
 
 
-def _clean_sum(doc: tuple) -> tuple:
-    """1'*M*1 reads better as sum(M)."""
-    if doc[0] == "mul" and doc[1][0] == ("t", _ones_doc(1)) and doc[1][-1] == _ones_doc(1):
-        inner = doc[1][1:-1]
-        return ("call", "sum", [inner[0] if len(inner) == 1 else ("mul", inner)])
-    if doc[0] == "mul" and doc[1][0] == ("t", _ones_doc(1)) and len(doc[1]) == 2:
-        return ("call", "sum", [doc[1][1]])
-    return doc
+def _transposes(chain: list[Factor]) -> int:
+    return sum(f.doc[0] == "t" and f.kind != "row" for f in chain)
+
+
+def _best_reading(chains: list[list[Factor]]) -> list[Factor]:
+    """Of equivalent readings of a closed chain, the one with the fewest transposes."""
+    return min(chains, key=lambda c: (_transposes(c), render_text(_render_chain(c))))
+
+
+_ONES_COL = Factor(("call", "vector", [("num", 1.0)]), "col")
+
+
+def _closed_chain(chain: list[Factor]) -> tuple:
+    """A scalar chain row*...*col, with a ones vector at an end read as sum(...)."""
+    if chain[-1] == _ONES_COL and chain[0] != _ONES_COL.transposed():
+        chain = [f.transposed() for f in reversed(chain)]
+    if chain[0] == _ONES_COL.transposed():
+        rest = chain[1:]
+        if rest and rest[-1] == _ONES_COL:
+            rest = rest[:-1]
+        return ("call", "sum", [_render_chain(rest)])
+    return _render_chain(chain)
 
 
 def _render_chain(chain: list[Factor]) -> tuple:
@@ -254,9 +286,16 @@ def _merge_hadamard(operands: list[tuple[Factor, tuple]], out: tuple) -> list[tu
     merged: list[tuple[Factor, tuple]] = []
     for factor, labels in operands:
         for k, (other, other_labels) in enumerate(merged):
-            if set(other_labels) == set(labels) and len(set(labels)) == len(labels) and all(counts[x] > 2 for x in labels):
+            if (
+                set(other_labels) == set(labels)
+                and len(set(labels)) == len(labels)
+                and all(counts[x] > 2 for x in labels)
+            ):
                 aligned = factor if labels == other_labels else factor.transposed()
-                merged[k] = (Factor(("had", _flatten_had(other.doc) + _flatten_had(aligned.doc)), other.kind), other_labels)
+                merged[k] = (
+                    Factor(("had", _flatten_had(other.doc) + _flatten_had(aligned.doc)), other.kind),
+                    other_labels,
+                )
                 counts.subtract(labels)
                 break
         else:
@@ -284,7 +323,13 @@ def _diagonals(operands: list[tuple[Factor, tuple]], out: tuple) -> list[tuple[F
             raise NoMatrixForm
         factor, _ = operands[vector]
         target = next((i for i, (f, ls) in enumerate(operands) if i != vector and label in ls), None)
+        if target is not None and operands[target][0].doc == ("sym", "eye"):  # v[i]*eye[i,j] = diag(v)
+            operands[target] = (Factor(("call", "diag", [factor.doc]), "matrix"), operands[target][1])
+            del operands[vector]
+            continue
         operands[vector] = (Factor(("call", "diag", [factor.doc]), "matrix"), (label, fresh))
+        if target is None:
+            raise NoMatrixForm
         f, ls = operands[target]
         position = ls.index(label)
         operands[target] = (f, ls[:position] + (fresh,) + ls[position + 1 :])
@@ -378,7 +423,7 @@ def _text(doc: tuple) -> tuple[str, int]:
         factors = _flatten_mul(doc[1])
         if factors[0][0] == "num" and factors[0][1] < 0:
             rest = factors[1:] if factors[0][1] == -1.0 else [_number(-factors[0][1])] + factors[1:]
-            return "-" + _wrap(rest[0] if len(rest) == 1 else ("mul", rest), 3), 3
+            return "-" + _wrap(rest[0] if len(rest) == 1 else ("mul", rest), 2), 3
         return "*".join(_wrap(f, 2, strict=i > 0) for i, f in enumerate(factors)), 2
     if kind == "had":
         return ".*".join(_wrap(f, 2, strict=i > 0) for i, f in enumerate(doc[1])), 2
@@ -387,7 +432,9 @@ def _text(doc: tuple) -> tuple[str, int]:
         return f"{_wrap(doc[1], 2)}{sep}{_wrap(doc[2], 2, strict=True)}", 2
     if kind == "pow":
         op = ".^" if doc[3] else "^"
-        return f"{_wrap(doc[1], 5)}{op}{_format_number(doc[2])}" if doc[2] >= 0 else f"{_wrap(doc[1], 5)}{op}({_format_number(doc[2])})", 4
+        return f"{_wrap(doc[1], 5)}{op}{_format_number(doc[2])}" if doc[
+            2
+        ] >= 0 else f"{_wrap(doc[1], 5)}{op}({_format_number(doc[2])})", 4
     if kind == "add":
         pieces = []
         for k, (sign, term) in enumerate(doc[1]):
@@ -396,6 +443,8 @@ def _text(doc: tuple) -> tuple[str, int]:
         return "".join(pieces), 1
     if kind == "idx":
         return f"{_wrap(doc[1], 9)}[{','.join(doc[2])}]", 9
+    if kind == "group":
+        return f"({_text(doc[1])[0]})", 9
     if kind == "eq":
         return f"D[{','.join(doc[1])}] = {_text(doc[2])[0]}" if doc[1] else _text(doc[2])[0], 0
     raise AssertionError(kind)  # pragma: no cover
@@ -473,7 +522,7 @@ def _latex(doc: tuple) -> tuple[str, int]:
         factors = _flatten_mul(doc[1])
         if factors[0][0] == "num" and factors[0][1] < 0:
             rest = factors[1:] if factors[0][1] == -1.0 else [_number(-factors[0][1])] + factors[1:]
-            return "-" + _lwrap(rest[0] if len(rest) == 1 else ("mul", rest), 3), 3
+            return "-" + _lwrap(rest[0] if len(rest) == 1 else ("mul", rest), 2), 3
         return r" ".join(_lwrap(f, 2, strict=i > 0 and f[0] == "num") for i, f in enumerate(factors)), 2
     if kind == "had":
         return r" \odot ".join(_lwrap(f, 2) for f in doc[1]), 2
@@ -492,6 +541,8 @@ def _latex(doc: tuple) -> tuple[str, int]:
         return "".join(pieces), 1
     if kind == "idx":
         return f"{_lwrap(doc[1], 9)}_{{{''.join(doc[2])}}}", 9
+    if kind == "group":
+        return rf"\left({_latex(doc[1])[0]}\right)", 9
     if kind == "eq":
         body = _latex(doc[2])[0]
         return (f"D_{{{''.join(doc[1])}}} = {body}" if doc[1] else body), 0

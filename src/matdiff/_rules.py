@@ -86,7 +86,9 @@ def _one_minus(y: Expr) -> Expr:
 
 def _inverse(y: Expr, args, d, w) -> Expr:
     # d inv(X) = -inv(X) dX inv(X)  (Matrix Cookbook eq. 59)
-    return _linear(d[0], lambda t: E.einsum([E.const(-1.0), y, t, y], [(), (0, 2), (2, 3) + _w(w), (3, 1)], (0, 1) + _w(w)))
+    return _linear(
+        d[0], lambda t: E.einsum([E.const(-1.0), y, t, y], [(), (0, 2), (2, 3) + _w(w), (3, 1)], (0, 1) + _w(w))
+    )
 
 
 def _w(w: tuple[int, ...]) -> tuple[int, ...]:

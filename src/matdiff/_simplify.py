@@ -50,6 +50,23 @@ def _hole(shape: tuple) -> Expr:
     return Expr("var", (), ("__hole__", "hole"), shape)
 
 
+def _holes(base: Expr):
+    """Ways to see a product as key[hole := content]: one factor, or every factor on one label."""
+    subs, out = base.attrs
+    for position, operand in enumerate(base.args):
+        args = base.args[:position] + (_hole(operand.shape),) + base.args[position + 1 :]
+        yield E.einsum(args, subs, out), operand
+    dims = {label: dim for node, labels in zip(base.args, subs) for label, dim in zip(labels, node.shape)}
+    for label in dims:  # e.g. the vectors c[k] in X'*diag(c)*X, as one element-wise factor
+        group = [i for i, labels in enumerate(subs) if set(labels) <= {label}]
+        if len(group) < 2 or len(group) == len(subs):
+            continue
+        content = E.einsum([base.args[i] for i in group], [subs[i] for i in group], (label,))
+        rest = [i for i in range(len(subs)) if i not in group]
+        args = [base.args[i] for i in rest] + [_hole((dims[label],))]
+        yield E.einsum(args, [subs[i] for i in rest] + [(label,)], out), content
+
+
 def factor_sum(node: Expr) -> Expr:
     """Merge the terms of a sum that are one product with one factor changed."""
     terms = list(node.args)
@@ -59,11 +76,8 @@ def factor_sum(node: Expr) -> Expr:
             coefficient, base = E.split_coefficient(term)
             if base.op != "einsum":
                 continue
-            subs, out = base.attrs
-            for position, operand in enumerate(base.args):
-                args = base.args[:position] + (_hole(operand.shape),) + base.args[position + 1 :]
-                key = E.einsum(args, subs, out)
-                content = E.scale(coefficient, operand) if coefficient != 1.0 else operand
+            for key, content in _holes(base):
+                content = E.scale(coefficient, content) if coefficient != 1.0 else content
                 if all(i != index for i, _ in groups[key]):
                     groups[key].append((index, content))
         key, members = max(groups.items(), key=lambda item: len(item[1]), default=(None, []))
