@@ -6,6 +6,7 @@
 A*x + A'*x
 """
 
+from ._algebra import apply as _apply
 from ._algebra import (
     constant_matrix,
     constant_vector,
@@ -21,7 +22,6 @@ from ._algebra import (
     trace,
     transpose,
 )
-from ._algebra import apply as _apply
 from ._algebra import total as sum  # noqa: A001 - md.sum mirrors the syntax's sum()
 from ._api import evaluate, matrix, scalar, symmetric, vector
 from ._diff import diff

@@ -6,6 +6,7 @@ row; numerically both are 1-D arrays) and lowers to the canonical nodes of `_exp
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Callable
 
 from . import _expr as E
@@ -293,7 +294,7 @@ def constant_matrix(c: Operand = 1.0, m: E.Dim | None = None, n: E.Dim | None = 
 
 # The text syntax's functions, by name: (arity, builder)
 FUNCTIONS: dict[str, Callable[..., Expr]] = {
-    **{name: (lambda name: lambda a: apply(name, a))(name) for name in E.ELEMENTWISE if name != "step"},
+    **{name: functools.partial(apply, name) for name in E.ELEMENTWISE if name != "step"},
     "tr": trace,
     "det": det,
     "logdet": logdet,
