@@ -76,8 +76,9 @@ def evaluate(exprs: Expr | list[Expr], values: Mapping[str, Any]) -> np.ndarray 
 
 
 def _variables(self: Expr) -> dict[str, str]:
-    """The variables of the expression and their kinds, in order of appearance."""
-    return {n.attrs[0]: n.attrs[1] for n in postorder([self]) if n.op == "var" and n.attrs[0] != "__hole__"}
+    """The variables of the expression and their kinds, by name."""
+    found = {n.attrs[0]: n.attrs[1] for n in postorder([self]) if n.op == "var" and n.attrs[0] != "__hole__"}
+    return dict(sorted(found.items()))
 
 
 def _shape(self: Expr) -> tuple[Dim, ...]:
