@@ -33,6 +33,12 @@ def _resolve(original: Expr, current: Expr, item: str | Expr) -> Expr:
     if isinstance(item, Expr):
         if item.op != "var":
             raise DiffError(f"can only differentiate by a variable, not by {item}")
+        for node in postorder([original, current]):
+            if node.op == "var" and node.attrs[0] == item.attrs[0] and node is not item:
+                raise DiffError(
+                    f"{item.attrs[0]} occurs in the expression as a {node.attrs[1]} of shape {node.shape}, "
+                    f"but the variable given is a {item.attrs[1]} of shape {item.shape}"
+                )
         return item
     if not isinstance(item, str):
         raise DiffError(f"differentiate by a variable or its name, not {type(item).__name__}")

@@ -225,6 +225,7 @@ def einsum(operands: Sequence[Expr], subs: Sequence[Sequence[int]], out: Sequenc
         return (node.sig, tuple(out.index(label) if label in out else len(out) for label in labels))
 
     factors.sort(key=order)
+    factors = _orient_symmetric(factors, out)
     if coefficient != 1.0:
         factors.insert(0, (const(coefficient), ()))
     canonical: dict[int, int] = {}
@@ -258,6 +259,41 @@ def _eliminate_deltas(factors: list[tuple[Expr, Labels]], out: Labels) -> list[t
             changed = True
             break
     return factors
+
+
+def is_symmetric(node: Expr) -> bool:
+    """Whether a square matrix expression equals its transpose for every value of its variables."""
+    if node.ndim != 2 or node.shape[0] != node.shape[1] and node.op != "einsum":
+        return False
+    known = node._memo.get("symmetric")
+    if known is None:
+        op = node.op
+        if op == "var":
+            known = node.attrs[1] == "symmetric"
+        elif op in ("delta", "ones", "zeros"):
+            known = node.shape[0] == node.shape[1]
+        elif op in ("inv", "pow", "add") or op in ELEMENTWISE:
+            known = all(is_symmetric(child) for child in node.args)
+        elif op == "einsum":
+            subs, out = node.attrs
+            known = einsum(node.args, subs, out[::-1]) is node
+        else:
+            known = False
+        node._memo["symmetric"] = known
+    return known
+
+
+def _orient_symmetric(factors: list[tuple[Expr, Labels]], out: Labels) -> list[tuple[Expr, Labels]]:
+    """S[b,a] = S[a,b] for symmetric S: write each with its labels in order of first use."""
+    first_use: dict[int, int] = {}
+    for label in itertools.chain(out, *(labels for _, labels in factors)):
+        first_use.setdefault(label, len(first_use))
+    result = []
+    for node, labels in factors:
+        if len(labels) == 2 and first_use[labels[0]] > first_use[labels[1]] and is_symmetric(node):
+            labels = labels[::-1]
+        result.append((node, labels))
+    return result
 
 
 def _merge_powers(factors: list[tuple[Expr, Labels]], out: Labels) -> list[tuple[Expr, Labels]]:

@@ -12,7 +12,7 @@ from __future__ import annotations
 from collections import Counter
 from dataclasses import dataclass
 
-from ._expr import ELEMENTWISE, Expr
+from ._expr import ELEMENTWISE, Expr, is_symmetric
 
 INDEX_NAMES = "ijklpqrstuvwabcdefgh"
 
@@ -33,10 +33,11 @@ class Factor:
 
     doc: tuple
     kind: str  # "matrix", "col", "row" or "scalar"
+    symmetric: bool = False
 
     def transposed(self) -> Factor:
         flipped = {"col": "row", "row": "col"}.get(self.kind, self.kind)
-        if self.kind == "scalar" or self.doc[0] == "call" and self.doc[1] in ("diag", "eye"):
+        if self.symmetric or self.kind == "scalar" or self.doc[0] == "call" and self.doc[1] in ("diag", "eye"):
             return Factor(self.doc, flipped)
         if self.doc[0] == "t":
             return Factor(self.doc[1], flipped)
@@ -144,7 +145,7 @@ def _power_doc(node: Expr, base: tuple) -> tuple:
 
 def _operand_factor(node: Expr, doc: tuple) -> Factor:
     kind = {0: "scalar", 1: "col", 2: "matrix"}[node.ndim]
-    return Factor(doc, kind)
+    return Factor(doc, kind, is_symmetric(node))
 
 
 def _einsum_doc(node: Expr, row: bool = False) -> tuple:
@@ -371,7 +372,7 @@ def _index_layout(node: Expr, names: list[str], fresh: _Fresh) -> tuple:
             factors.append(_index_layout(child, [label_names[x] for x in labels], fresh))
         return factors[0] if len(factors) == 1 else ("mul", factors)
     if node.op == "add":
-        return ("add", [(1, _index_layout(term, names, fresh)) for term in node.args])
+        return ("add", [_signed(term, _index_layout(term, names, fresh)) for term in node.args])
     if node.op == "zeros":
         return _number(0.0)
     if node.op == "delta":
