@@ -29,9 +29,26 @@ def central_difference(f: Callable[[dict], np.ndarray], values: Mapping[str, np.
 
 
 def symmetric_central_difference(f, values, name: str, h: float = 1e-6) -> np.ndarray:
-    """The symmetric-matrix gradient (G + G')/2 of the last two axes, by central differences."""
-    g = central_difference(f, values, name, h)
-    return 0.5 * (g + np.swapaxes(g, -1, -2))
+    """The symmetric-matrix gradient (G + G')/2, by central differences that keep S symmetric.
+
+    Moving S[i,j] and S[j,i] together by h changes f by (G_ij + G_ji) h, so half of that quotient
+    is (G + G')/2 off the diagonal; on the diagonal one entry moves.
+    """
+    base = {k: np.array(v, dtype=float) for k, v in values.items()}
+    S = base[name]
+    f0 = np.asarray(f(base), dtype=float)
+    out = np.zeros(f0.shape + S.shape)
+    n = S.shape[0]
+    for i in range(n):
+        for j in range(i, n):
+            step = h * max(1.0, abs(float(S[i, j])))
+            direction = np.zeros_like(S)
+            direction[i, j] = direction[j, i] = 1.0
+            plus, minus = dict(base), dict(base)
+            plus[name], minus[name] = S + step * direction, S - step * direction
+            quotient = (np.asarray(f(plus)) - np.asarray(f(minus))) / (2 * step)
+            out[..., i, j] = out[..., j, i] = quotient if i == j else quotient / 2
+    return out
 
 
 def random_values(variables: Mapping[str, str], rng: np.random.Generator, n: int = 3, m: int | None = None,

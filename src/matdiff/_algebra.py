@@ -216,6 +216,8 @@ def apply(name: str, a: Operand) -> Expr:
 def trace(a: Operand) -> Expr:
     """tr(A) = sum_i A_ii."""
     a = as_expr(a)
+    if a.ndim == 0:
+        return a  # the trace of a 1 x 1 matrix (such as x'*y) is its value
     E.square_dims(a, "tr")
     return E.einsum([a], [(0, 0)], ())
 
