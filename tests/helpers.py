@@ -11,7 +11,9 @@ from collections.abc import Callable, Mapping
 import numpy as np
 
 
-def central_difference(f: Callable[[dict], np.ndarray], values: Mapping[str, np.ndarray], name: str, h: float = 1e-6) -> np.ndarray:
+def central_difference(
+    f: Callable[[dict], np.ndarray], values: Mapping[str, np.ndarray], name: str, h: float = 1e-6
+) -> np.ndarray:
     """d f / d values[name] by central differences; shape f.shape + values[name].shape."""
     base = {k: np.array(v, dtype=float) for k, v in values.items()}
     x = base[name]
@@ -51,8 +53,14 @@ def symmetric_central_difference(f, values, name: str, h: float = 1e-6) -> np.nd
     return out
 
 
-def random_values(variables: Mapping[str, str], rng: np.random.Generator, n: int = 3, m: int | None = None,
-                  positive: bool = False, spd: bool = False) -> dict[str, np.ndarray | float]:
+def random_values(
+    variables: Mapping[str, str],
+    rng: np.random.Generator,
+    n: int = 3,
+    m: int | None = None,
+    positive: bool = False,
+    spd: bool = False,
+) -> dict[str, np.ndarray | float]:
     """Random values for variables by kind. Square matrices n x n unless m is given for non-square.
 
     spd=True makes every matrix symmetric positive definite (for logdet, inv); positive=True draws

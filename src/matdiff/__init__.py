@@ -28,7 +28,7 @@ from ._diff import diff
 from ._errors import DiffError, EvaluationError, MatdiffError, NestingError, ParseError, ShapeError
 from ._expr import Expr
 from ._parser import parse
-from ._printing import to_latex, to_text
+from ._api import to_latex, to_text
 
 tr = trace
 

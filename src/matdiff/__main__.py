@@ -12,11 +12,19 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(
         prog="python -m matdiff",
         description="Differentiate a matrix expression (MatrixCalculus.org syntax).",
-        epilog="example: python -m matdiff \"a'*inv(X)*b\" --wrt X",
+        epilog='example: python -m matdiff "a\'*inv(X)*b" --wrt X',
     )
-    parser.add_argument("expression", help="the expression, e.g. \"x'*A*x\"")
-    parser.add_argument("--wrt", action="append", default=[], help="variable to differentiate by (repeat for higher order)")
-    parser.add_argument("--kind", action="append", default=[], metavar="NAME=KIND", help="declare a kind: scalar, vector, matrix, symmetric")
+    parser.add_argument("expression", help='the expression, e.g. "x\'*A*x"')
+    parser.add_argument(
+        "--wrt", action="append", default=[], help="variable to differentiate by (repeat for higher order)"
+    )
+    parser.add_argument(
+        "--kind",
+        action="append",
+        default=[],
+        metavar="NAME=KIND",
+        help="declare a kind: scalar, vector, matrix, symmetric",
+    )
     parser.add_argument("--latex", action="store_true", help="print LaTeX instead of the text syntax")
     args = parser.parse_args(argv)
     try:

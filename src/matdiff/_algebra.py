@@ -87,6 +87,8 @@ def hadamard(a: Operand, b: Operand) -> Expr:
 def elementwise_power(a: Operand, p: Operand) -> Expr:
     """a .^ p: a constant exponent, or exp(p .* log(a)) for a variable one (needs a > 0)."""
     a, p = as_expr(a), as_expr(p)
+    if p.op == "const" and p.attrs[0] == 0.0 and a.op != "const":
+        return E.Expr("pow", (E.strip_row(a),), (0.0,), E.strip_row(a).shape)  # keeps a's variables
     if p.op == "const":
         return E.power(a, p.attrs[0])
     if p.ndim > 0 and a.ndim == 0:

@@ -13,7 +13,8 @@ from . import _expr as E
 from ._errors import NestingError
 from ._evaluate import dim_classes, evaluate_many
 from ._expr import Dim, Expr, postorder
-from ._printing import to_latex, to_text
+from ._printing import to_latex as _to_latex
+from ._printing import to_text as _to_text
 
 F = TypeVar("F", bound=Callable[..., Any])
 
@@ -86,14 +87,26 @@ def _shape(self: Expr) -> tuple[Dim, ...]:
     return dim_classes([self]).canonical(self.shape)
 
 
+@guard_depth
+def to_text(expr: Expr) -> str:
+    """The text syntax of `expr` (index notation where no matrix form exists); same as str(expr)."""
+    return _to_text(expr)
+
+
+@guard_depth
+def to_latex(expr: Expr) -> str:
+    """LaTeX for `expr`, in matrix notation or in index notation."""
+    return _to_latex(expr)
+
+
 Expr.evaluate = guard_depth(lambda self, values: evaluate_many([self], values)[0])  # type: ignore[attr-defined]
 Expr.evaluate.__doc__ = "Evaluate with `values` (name -> number or array); returns a NumPy array."
 Expr.variables = property(_variables)  # type: ignore[attr-defined]
 Expr.dims = property(_shape)  # type: ignore[attr-defined]
-Expr.__str__ = guard_depth(to_text)  # type: ignore[method-assign]
-Expr.__repr__ = guard_depth(lambda self: f"<matdiff {self.kind} {to_text(self)}>")  # type: ignore[method-assign]
-Expr.to_latex = guard_depth(to_latex)  # type: ignore[attr-defined]
-Expr._repr_latex_ = guard_depth(lambda self: f"${to_latex(self)}$")  # type: ignore[attr-defined]
+Expr.__str__ = to_text  # type: ignore[method-assign]
+Expr.__repr__ = lambda self: f"<matdiff {self.kind} {to_text(self)}>"  # type: ignore[method-assign]
+Expr.to_latex = to_latex  # type: ignore[attr-defined]
+Expr._repr_latex_ = lambda self: f"${to_latex(self)}$"  # type: ignore[attr-defined]
 Expr.T = property(A.transpose)  # type: ignore[attr-defined]
 
 # Python operators, NumPy style: * and / are element-wise (or scaling), @ is the matrix product.

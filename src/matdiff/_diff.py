@@ -6,7 +6,8 @@ from . import _expr as E
 from ._errors import DiffError
 from ._expr import Expr, postorder
 from ._rules import CONSTANT_OPS, rule_for, variable_derivative
-from ._simplify import simplify
+from ._evaluate import dim_classes
+from ._simplify import rebuild, simplify
 
 
 def diff(expr: Expr, *wrt: str | Expr) -> Expr:
@@ -22,11 +23,24 @@ def diff(expr: Expr, *wrt: str | Expr) -> Expr:
         raise DiffError(f"diff needs a matdiff expression, got {type(expr).__name__}")
     if not wrt:
         raise DiffError("diff needs at least one variable to differentiate by")
-    result = expr
+    result = with_canonical_dims(expr)
     for item in wrt:
         variable = _resolve(expr, result, item)
         result = simplify(derivative(result, variable))
     return result
+
+
+def with_canonical_dims(expr: Expr) -> Expr:
+    """Name the inferred sizes (of eye, vector(c), ...) by their class, so a derivative that drops
+    the factor that fixed a size still knows it: d(vector(1)'*x)/dx is ones of x's length."""
+    classes = dim_classes([expr])
+    done: dict[int, Expr] = {}
+    for node in postorder([expr]):
+        if node.op in ("ones", "zeros", "delta"):
+            done[id(node)] = Expr(node.op, (), node.attrs, classes.canonical(node.shape))
+        else:
+            done[id(node)] = rebuild(node, tuple(done[id(c)] for c in node.args))
+    return done[id(expr)]
 
 
 def _resolve(original: Expr, current: Expr, item: str | Expr) -> Expr:

@@ -104,14 +104,20 @@ def _bind(classes: DimClasses, nodes: Sequence[Expr], values: Mapping[str, Any])
             )
         source.setdefault(root, origin)
 
-    dims = {d for node in nodes for d in node.shape}
-    for dim in dims:  # the naming scheme binds m_X to X's first axis and n_X to its last
+    for dim in _named_dims(nodes):  # the naming scheme binds m_X to X's first axis and n_X to its last
         if isinstance(dim, str) and dim[:2] in ("m_", "n_") and dim[2:] in values:
-            array = np.asarray(values[dim[2:]])
+            try:
+                array = np.asarray(values[dim[2:]], dtype=np.float64)
+            except (TypeError, ValueError) as error:
+                raise EvaluationError(f"the value of {dim[2:]} is not a numeric array: {error}") from None
             if array.ndim:
                 axis = 0 if dim[0] == "m" else array.ndim - 1
                 record(dim, array.shape[axis], f"{dim[2:]} (axis {axis} of shape {array.shape})")
     return sizes
+
+
+def _named_dims(nodes: Sequence[Expr]) -> list[Dim]:
+    return sorted({d for node in nodes for d in node.shape if isinstance(d, str)})
 
 
 def _size(classes: DimClasses, sizes: dict[Dim, int], dim: Dim) -> int:
@@ -142,18 +148,27 @@ def _check_value(node: Expr, value: Any) -> np.ndarray:
 
 def evaluate_many(roots: Sequence[Expr], values: Mapping[str, Any]) -> list[np.ndarray]:
     """Evaluate several expressions together; each shared node is computed once."""
-    order = postorder(roots)
-    classes = dim_classes(roots)
+    order, classes = _plan(roots)
     sizes = _bind(classes, order, values)
     computed: dict[int, np.ndarray] = {}
     for node in order:
         computed[id(node)] = _compute(node, [computed[id(c)] for c in node.args], values, classes, sizes)
     results = []
     for root in roots:
-        value = computed[id(root)]
+        value = np.asarray(computed[id(root)])
         expected = tuple(_size(classes, sizes, d) for d in root.shape)
         results.append(np.broadcast_to(value, expected) if value.shape != expected else value)
     return results
+
+
+def _plan(roots: Sequence[Expr]) -> tuple[list[Expr], DimClasses]:
+    """The evaluation order and dimension classes, worked out once per set of roots."""
+    key = ("plan", tuple(roots[1:]))
+    plan = roots[0]._memo.get(key)
+    if plan is None:
+        plan = (postorder(roots), dim_classes(roots))
+        roots[0]._memo[key] = plan
+    return plan
 
 
 def _compute(node: Expr, args: list[np.ndarray], values: Mapping[str, Any], classes, sizes) -> np.ndarray:
@@ -220,21 +235,50 @@ _LETTERS = "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ"
 
 
 def _einsum(node: Expr, args: list[np.ndarray]) -> np.ndarray:
-    subs, out = node.attrs
+    run = node._memo.get("run")
+    if run is None:
+        run = node._memo["run"] = _compile_einsum(*node.attrs)
+    return run(args)
+
+
+def _compile_einsum(subs: tuple, out: tuple):
+    """A function computing one product: BLAS for a matrix product, einsum otherwise."""
     spec = ",".join("".join(_LETTERS[i] for i in s) for s in subs) + "->" + "".join(_LETTERS[i] for i in out)
-    if len(args) <= 2 and not _needs_blas(subs, out):
-        return np.einsum(spec, *args)
-    key = ("path", tuple(a.shape for a in args))
-    path = node._memo.get(key)
-    if path is None:  # plan the contraction order once per node and shapes
-        path = np.einsum_path(spec, *args, optimize="greedy")[0]
-        node._memo[key] = path
-    return np.einsum(spec, *args, optimize=path)
+    if len(subs) == 2 and _is_matrix_product(subs, out):
+        return _matrix_product(subs, out)
+    if len(subs) <= 2:
+        return lambda args: np.einsum(spec, *args)
+    paths: dict[tuple, list] = {}
+
+    def planned(args: list[np.ndarray]) -> np.ndarray:
+        shapes = tuple(a.shape for a in args)
+        if shapes not in paths:  # plan the contraction order once per shapes
+            paths[shapes] = np.einsum_path(spec, *args, optimize="greedy")[0]
+        return np.einsum(spec, *args, optimize=paths[shapes])
+
+    return planned
 
 
-def _needs_blas(subs: tuple, out: tuple) -> bool:
-    """A two-operand product with a contracted label is a matrix product: route it to BLAS."""
-    if len(subs) < 2:
+def _is_matrix_product(subs: tuple, out: tuple) -> bool:
+    """One label contracted, no label repeated or shared by both operands and the output."""
+    a, b = subs
+    if len(set(a)) != len(a) or len(set(b)) != len(b) or len(a) > 2 or len(b) > 2:
         return False
-    contracted = (set(subs[0]) & set(subs[1])) - set(out)
-    return bool(contracted) and len(subs[0]) + len(subs[1]) - 2 * len(contracted) > 0
+    contracted = set(a) & set(b)
+    return len(contracted) == 1 and not contracted & set(out) and set(out) == set(a) ^ set(b)
+
+
+def _matrix_product(subs: tuple, out: tuple):
+    a, b = subs
+    (label,) = set(a) & set(b)
+    flip_a = len(a) == 2 and a[0] == label  # move the contracted axis of A last
+    flip_b = len(b) == 2 and b[1] == label  # and that of B first
+    labels = [x for x in a if x != label] + [x for x in b if x != label]
+    swap = labels != list(out)
+
+    def run(args: list[np.ndarray]) -> np.ndarray:
+        left, right = args
+        result = (left.T if flip_a else left) @ (right.T if flip_b else right)
+        return result.T if swap else result
+
+    return run

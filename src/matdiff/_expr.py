@@ -73,6 +73,9 @@ class Expr:
     def __setattr__(self, name: str, value: Any) -> None:
         raise AttributeError("matdiff expressions are immutable")
 
+    def __delattr__(self, name: str) -> None:
+        raise AttributeError("matdiff expressions are immutable")
+
     def __reduce__(self):  # pickling rebuilds through the interning constructor
         return (Expr, (self.op, self.args, self.attrs, self.shape))
 
@@ -194,6 +197,7 @@ def einsum(operands: Sequence[Expr], subs: Sequence[Sequence[int]], out: Sequenc
     coefficient = 1.0
     factors: list[tuple[Expr, Labels]] = []
     work = list(zip(operands, subs))
+    label_count = len(dims)
     while work:  # flatten nested products and fold constants, without recursion
         node, labels = work.pop()
         node = strip_row(node)
@@ -201,11 +205,12 @@ def einsum(operands: Sequence[Expr], subs: Sequence[Sequence[int]], out: Sequenc
             return zeros(out_shape)
         if node.op == "const":
             coefficient *= node.attrs[0]
-        elif node.op == "einsum":
+        elif node.op == "einsum" and _room_to_flatten(node, len(factors) + len(work), label_count):
             inner_subs, inner_out = node.attrs
             rename = dict(zip(inner_out, labels))
             for inner in {label for s in inner_subs for label in s} - set(inner_out):
                 rename[inner] = next(fresh)
+                label_count += 1
             for child, child_labels in zip(node.args, inner_subs):
                 work.append((child, tuple(rename[label] for label in child_labels)))
         else:
@@ -234,6 +239,15 @@ def einsum(operands: Sequence[Expr], subs: Sequence[Sequence[int]], out: Sequenc
     new_subs = tuple(tuple(canonical[label] for label in labels) for _, labels in factors)
     new_out = tuple(canonical[label] for label in out)
     return Expr("einsum", tuple(node for node, _ in factors), (new_subs, new_out), out_shape)
+
+
+MAX_FACTORS = 24  # NumPy's einsum takes at most 52 labels and 64 operands: stay well inside
+
+
+def _room_to_flatten(node: Expr, factor_count: int, label_count: int) -> bool:
+    """Flatten a nested product unless the result would be too large to evaluate as one einsum."""
+    inner_labels = len({label for s in node.attrs[0] for label in s})
+    return factor_count + len(node.args) <= MAX_FACTORS and label_count + inner_labels <= 40
 
 
 def _eliminate_deltas(factors: list[tuple[Expr, Labels]], out: Labels) -> list[tuple[Expr, Labels]]:

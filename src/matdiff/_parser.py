@@ -45,7 +45,7 @@ NAME: /[A-Za-z_][A-Za-z0-9_]*/
 """
 
 _PARSER = Lark(GRAMMAR, parser="lalr", propagate_positions=True, maybe_placeholders=False)
-MAX_DEPTH = 400  # deeper input gets a clear error, far from Python's own stack limit
+MAX_DEPTH = 200  # deeper input gets a clear error, far from Python's own stack limit
 MAX_LENGTH = 100_000
 _CONSTANTS = {"eye"}
 _BINARY = {
@@ -53,6 +53,7 @@ _BINARY = {
     "ediv": A.elementwise_divide, "pow": A.power, "epow": A.elementwise_power,
 }  # fmt: skip
 _SEARCH_LIMIT = 4096
+_FAMILY = {"add": "sum", "sub": "sum", "mul": "product", "div": "product", "hadamard": "product", "ediv": "product"}
 
 
 def parse(text: str, **kinds: str) -> Expr:
@@ -117,7 +118,9 @@ def _collect_names(tree: Tree | Token, text: str) -> list[str]:
             if str(fname) not in A.FUNCTIONS:
                 known = ", ".join(sorted(A.FUNCTIONS))
                 raise ParseError(f"unknown function {str(fname)!r} (known: {known})", text, fname.start_pos)
-        stack.extend((child, depth + 1) for child in reversed(_children_trees(node)))
+        for child in reversed(_children_trees(node)):  # a chain a+b+c... is flat once built
+            same_family = child.data in _FAMILY and _FAMILY[child.data] == _FAMILY.get(node.data)
+            stack.append((child, depth if same_family else depth + 1))
     return names
 
 
