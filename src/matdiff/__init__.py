@@ -23,12 +23,11 @@ from ._algebra import (
     transpose,
 )
 from ._algebra import total as sum  # noqa: A001 - md.sum mirrors the syntax's sum()
-from ._api import evaluate, matrix, scalar, symmetric, vector
+from ._api import evaluate, matrix, scalar, symmetric, to_latex, to_text, vector
 from ._diff import diff
 from ._errors import DiffError, EvaluationError, MatdiffError, NestingError, ParseError, ShapeError
 from ._expr import Expr
 from ._parser import parse
-from ._api import to_latex, to_text
 
 tr = trace
 

@@ -4,9 +4,9 @@ from __future__ import annotations
 
 from . import _expr as E
 from ._errors import DiffError
+from ._evaluate import dim_classes
 from ._expr import Expr, postorder
 from ._rules import CONSTANT_OPS, rule_for, variable_derivative
-from ._evaluate import dim_classes
 from ._simplify import rebuild, simplify
 
 
