@@ -76,6 +76,7 @@ ELEMENTWISE = {  # name: (NumPy function, valid input range)
     "abs": (np.abs, "away"),
     "sign": (np.sign, "away"),
     "relu": (lambda x: np.maximum(x, 0.0), "away"),
+    "step": (lambda x: np.where(np.asarray(x) > 0, 1.0, 0.0), "away"),  # Heaviside; relu's derivative
     "sigmoid": (_sigmoid, "any"),
 }
 

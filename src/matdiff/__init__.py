@@ -45,13 +45,13 @@ sin, cos, tan = _elementwise("sin"), _elementwise("cos"), _elementwise("tan")
 arcsin, arccos, arctan = _elementwise("arcsin"), _elementwise("arccos"), _elementwise("arctan")
 exp, log, sqrt, tanh = _elementwise("exp"), _elementwise("log"), _elementwise("sqrt"), _elementwise("tanh")
 abs, sign = _elementwise("abs"), _elementwise("sign")  # noqa: A001
-relu, sigmoid = _elementwise("relu"), _elementwise("sigmoid")
+relu, sigmoid, step = _elementwise("relu"), _elementwise("sigmoid"), _elementwise("step")
 
 __all__ = [
     "DiffError", "EvaluationError", "Expr", "MatdiffError", "NestingError", "ParseError", "ShapeError",
     "abs", "arccos", "arcsin", "arctan", "constant_matrix", "constant_vector", "cos", "det", "diag",
     "diff", "evaluate", "exp", "eye", "inv", "log", "logdet", "logsumexp", "matrix", "norm1", "norm2",
     "parse", "relu", "scalar", "sigmoid", "sign", "sin", "softmax", "sqrt", "sum", "symmetric", "tan",
-    "tanh", "to_latex", "to_text", "tr", "trace", "transpose", "vector",
+    "step", "tanh", "to_latex", "to_text", "tr", "trace", "transpose", "vector",
 ]  # fmt: skip
 __version__ = "0.1.0"

@@ -37,6 +37,42 @@ def _same_kind(a: Expr, b: Expr, what: str) -> None:
             raise ShapeError(f"{what} needs operands of one shape: {describe(a)} and {describe(b)}")
 
 
+def _is_fresh(dim: E.Dim) -> bool:
+    return isinstance(dim, str) and dim.startswith("_d")
+
+
+def _unify(a: Expr, b: Expr, pairs: list[tuple[E.Dim, E.Dim]]) -> tuple[Expr, Expr]:
+    """Give inferred sizes (of eye, vector(c), matrix(c)) the names they must equal, now, so that
+    they survive when the term that fixed them cancels: (eye + A) - A is eye of A's size."""
+    mapping: dict[E.Dim, E.Dim] = {}
+    for da, db in pairs:
+        da, db = mapping.get(da, da), mapping.get(db, db)
+        if da != db and _is_fresh(da):
+            mapping[da] = db
+        elif da != db and _is_fresh(db):
+            mapping[db] = da
+    if not mapping:
+        return a, b
+    return _rename_dims(a, mapping), _rename_dims(b, mapping)
+
+
+def _rename_dims(expr: Expr, mapping: dict[E.Dim, E.Dim]) -> Expr:
+    from ._simplify import rebuild
+
+    def resolve(d: E.Dim) -> E.Dim:
+        while d in mapping and mapping[d] != d:
+            d = mapping[d]
+        return d
+
+    done: dict[int, Expr] = {}
+    for node in E.postorder([expr]):
+        if node.op in ("ones", "zeros", "delta"):
+            done[id(node)] = Expr(node.op, (), node.attrs, tuple(resolve(d) for d in node.shape))
+        else:
+            done[id(node)] = rebuild(node, tuple(done[id(c)] for c in node.args))
+    return done[id(expr)]
+
+
 def _broadcast(scalar: Expr, like: Expr) -> Expr:
     """A scalar spread over every entry of `like` (a scalar plus a matrix adds to each entry)."""
     spread = E.einsum([scalar, E.ones(E.strip_row(like).shape)], [(), _labels(like)], _labels(like))
@@ -59,6 +95,7 @@ def add(a: Operand, b: Operand) -> Expr:
     elif b.ndim == 0 and a.ndim > 0:
         b = _broadcast(b, a)
     _same_kind(a, b, "+")
+    a, b = _unify(a, b, list(zip(a.shape, b.shape)))
     return _orient_like(E.add([a, b]), a)
 
 
@@ -80,6 +117,7 @@ def hadamard(a: Operand, b: Operand) -> Expr:
     if b.ndim == 0:
         return E.scale(b, a)
     _same_kind(a, b, ".*")
+    a, b = _unify(a, b, list(zip(a.shape, b.shape)))
     labels = _labels(a)
     return _orient_like(E.einsum([a, b], [labels, labels], labels), a)
 
@@ -185,6 +223,7 @@ def matmul(a: Operand, b: Operand) -> Expr:
     for da, db in inner:
         if da != db and isinstance(da, int) and isinstance(db, int):
             raise ShapeError(f"cannot multiply {describe(a)} by {describe(b)}: inner sizes {da} and {db} differ")
+    left, right = _unify(left, right, [(left.shape[i], right.shape[j]) for i, j in _shared_positions(subs)])
     result = E.einsum([left, right], subs, out)
     return E.row(result) if is_row and result.ndim == 1 else result
 
@@ -298,7 +337,7 @@ def constant_matrix(c: Operand = 1.0, m: E.Dim | None = None, n: E.Dim | None = 
 
 # The text syntax's functions, by name: (arity, builder)
 FUNCTIONS: dict[str, Callable[..., Expr]] = {
-    **{name: functools.partial(apply, name) for name in E.ELEMENTWISE if name != "step"},
+    **{name: functools.partial(apply, name) for name in E.ELEMENTWISE},
     "tr": trace,
     "det": det,
     "logdet": logdet,

@@ -117,7 +117,18 @@ def var(name: str, kind: str, shape: tuple[Dim, ...] | None = None) -> Expr:
         if kind == "symmetric" and shape[0] != shape[1]:
             if isinstance(shape[0], int) and isinstance(shape[1], int):
                 raise ShapeError(f"symmetric {name} must be square, got {shape}")
+    for axis, dim in enumerate(shape):
+        if isinstance(dim, str):
+            _DIM_OWNERS[dim] = (name, kind, axis)
     return Expr("var", (), (name, kind), shape)
+
+
+_DIM_OWNERS: dict[str, tuple[str, str, int]] = {}
+
+
+def dim_owner(dim: Dim) -> tuple[str, str, int] | None:
+    """The variable (name, kind, axis) whose size a dimension name stands for, if known."""
+    return _DIM_OWNERS.get(dim) if isinstance(dim, str) else None
 
 
 def const(value: float) -> Expr:

@@ -9,10 +9,13 @@ notation, `D[i,j,k] = A[i,k]*x[j]`, with summation over every index not on the l
 
 from __future__ import annotations
 
+import dataclasses
 from collections import Counter
+from contextvars import ContextVar
 from dataclasses import dataclass
 
-from ._expr import ELEMENTWISE, Expr, is_symmetric
+from ._evaluate import dim_classes
+from ._expr import ELEMENTWISE, Expr, dim_owner, is_symmetric, postorder
 
 INDEX_NAMES = "ijklpqrstuvwabcdefgh"
 
@@ -34,34 +37,85 @@ class Factor:
     doc: tuple
     kind: str  # "matrix", "col", "row" or "scalar"
     symmetric: bool = False
+    alone: tuple | None = None  # for ones, zeros and eye: the form that states its size
 
     def transposed(self) -> Factor:
         flipped = {"col": "row", "row": "col"}.get(self.kind, self.kind)
-        if self.symmetric or self.kind == "scalar" or self.doc[0] == "call" and self.doc[1] in ("diag", "eye"):
+        diagonal_matrix = self.kind == "matrix" and self.doc[0] == "call" and self.doc[1] == "diag"
+        if self.symmetric or self.kind == "scalar" or diagonal_matrix:
             return Factor(self.doc, flipped)
         if self.doc[0] == "t":
             return Factor(self.doc[1], flipped)
         return Factor(("t", self.doc), flipped)
 
 
+_UNBOUND: ContextVar[frozenset] = ContextVar("unbound_dims", default=frozenset())
+
+
 def layout(node: Expr) -> tuple:
     """Matrix notation where every product has one, index notation otherwise."""
-    if node.ndim <= 2:
+    token = _UNBOUND.set(_unbound_dims(node))
+    try:
+        if node.ndim <= 2:
+            try:
+                return _matrix_layout(node)
+            except NoMatrixForm:
+                pass
+        names = list(INDEX_NAMES[: node.ndim])
         try:
-            return _matrix_layout(node)
+            return ("eq", names, _index_layout(node, names, _Fresh(names)))
         except NoMatrixForm:
-            pass
-    names = list(INDEX_NAMES[: node.ndim])
-    return ("eq", names, _index_layout(node, names, _Fresh(names)))
+            return ("eq", names, _einsum_layout(node, names))
+    finally:
+        _UNBOUND.reset(token)
+
+
+def _unbound_dims(root: Expr) -> frozenset:
+    """Sizes that no variable of the expression fixes, such as n_x in d(x)/dx = eye."""
+    classes = dim_classes([root])
+    nodes = postorder([root])
+    bound = {classes.find(d) for n in nodes if n.op == "var" for d in n.shape}
+    return frozenset(d for n in nodes for d in n.shape if classes.find(d) not in bound)
 
 
 def _matrix_layout(root: Expr) -> tuple:
-    from ._expr import postorder
-
     docs: dict[int, tuple] = {}
     for node in postorder([root]):  # iterative: deep expressions print without recursion
         docs[id(node)] = _matrix_doc(node, [docs[id(c)] for c in node.args])
     return docs[id(root)]
+
+
+def _size_witness(dim) -> tuple | None:
+    """A ones vector of size `dim` written with the variable that owns the size (x.^0), so that
+    printed text keeps sizes that nothing else in it fixes."""
+    owner = dim_owner(dim)
+    if owner is None:
+        return None
+    name, kind, axis = owner
+    if kind == "vector":
+        base = ("sym", name)
+    elif kind == "symmetric":
+        base = ("call", "diag", [("sym", name)])
+    else:
+        pair = [("t", ("sym", name)), ("sym", name)] if axis == 1 else [("sym", name), ("t", ("sym", name))]
+        base = ("call", "diag", [("mul", pair)])
+    return ("pow", base, 0.0, True)
+
+
+def _constant_doc(node: Expr, alone: bool = False) -> tuple:
+    """ones, zeros and eye: plain where the text fixes their size, else with witnesses. A constant
+    that is `alone` (only scaled) has nothing in the text to fix its size."""
+    unbound = _UNBOUND.get() if not alone else frozenset(node.shape)
+    witnesses = [_size_witness(d) if d in unbound else None for d in node.shape]
+    if not any(witnesses) or not all(w or d not in unbound for w, d in zip(witnesses, node.shape)):
+        if node.op == "delta":
+            return ("sym", "eye")
+        return ("call", "vector" if node.ndim == 1 else "matrix", [_number(0.0 if node.op == "zeros" else 1.0)])
+    ones = [w or _ones_doc(1) for w in witnesses]
+    if node.op == "delta":
+        return ("call", "diag", [ones[0]])
+    doc = ones[0] if node.ndim == 1 else ("mul", [ones[0], ("t", ones[1])])
+    return ("mul", [_number(0.0), doc]) if node.op == "zeros" else doc
 
 
 def _number(value: float) -> tuple:
@@ -80,14 +134,13 @@ def _matrix_doc(node: Expr, args: list[tuple]) -> tuple:
         return ("sym", node.attrs[0])
     if op == "const":
         return _number(node.attrs[0])
-    if op == "zeros":
-        return ("call", "vector" if node.ndim == 1 else "matrix", [_number(0.0)])
-    if op == "ones":
-        return _ones_doc(node.ndim)
-    if op == "delta":
-        return ("sym", "eye")
+    if op in ("zeros", "ones", "delta"):
+        return _constant_doc(node)
     if op == "row":
-        return _einsum_doc(node.args[0], row=True) if node.args[0].op == "einsum" else ("t", args[0])
+        inner = node.args[0]
+        if inner.op == "einsum":
+            return _einsum_doc(inner, [_matrix_layout(c) for c in inner.args], row=True)
+        return ("t", args[0])
     if op == "add":
         docs = [_spread_constant(term) or doc for term, doc in zip(node.args, args)]
         if all(doc[0] == "num" for doc in docs):
@@ -96,7 +149,7 @@ def _matrix_doc(node: Expr, args: list[tuple]) -> tuple:
     if op == "pow":
         return _power_doc(node, args[0])
     if op == "einsum":
-        return _einsum_doc(node)
+        return _einsum_doc(node, args)
     if op in ELEMENTWISE or op in ("det", "logdet", "softmax", "logsumexp", "norm2"):
         return ("call", op, args)
     if op == "inv":
@@ -148,18 +201,123 @@ def _operand_factor(node: Expr, doc: tuple) -> Factor:
     return Factor(doc, kind, is_symmetric(node))
 
 
-def _einsum_doc(node: Expr, row: bool = False) -> tuple:
+@dataclass(frozen=True)
+class _Item:
+    """An operand of a product being printed: its layout, shape facts and index labels."""
+
+    doc: tuple
+    ndim: int
+    symmetric: bool
+    labels: tuple[int, ...]
+    is_delta: bool = False
+    alone: tuple | None = None
+
+    def factor(self) -> Factor:
+        return Factor(self.doc, {0: "scalar", 1: "col", 2: "matrix"}[self.ndim], self.symmetric, self.alone)
+
+
+def _einsum_doc(node: Expr, docs: list[tuple], row: bool = False) -> tuple:
     subs, out = node.attrs
-    scalars: list[tuple] = []
-    operands: list[tuple[Factor, tuple[int, ...]]] = []
-    for child, labels in zip(node.args, subs):
-        doc = _matrix_layout(child)
-        if child.ndim == 0:
-            scalars.append(doc)
-        else:
-            operands.append((_operand_factor(child, doc), labels))
-    chain_docs = _chains(operands, out, row) if operands else []
-    return _product(scalars, chain_docs)
+    items = [
+        _Item(doc, child.ndim, is_symmetric(child), labels, child.op == "delta", _alone(child))
+        for child, labels, doc in zip(node.args, subs, docs)
+    ]
+    return _product_doc(items, out, row)
+
+
+def _alone(node: Expr) -> tuple | None:
+    return _constant_doc(node, alone=True) if node.op in ("ones", "zeros", "delta") else None
+
+
+def _product_doc(items: list[_Item], out: tuple[int, ...], row: bool = False) -> tuple:
+    scalars = [item.doc for item in items if item.ndim == 0]
+    operands = [(item.factor(), item.labels) for item in items if item.ndim > 0]
+    try:
+        return _product(scalars, _chains(operands, out, row) if operands else [])
+    except NoMatrixForm:
+        doc = _split_doc(items, out)
+        return ("t", doc) if row else doc
+
+
+def _covers(items: list[_Item], labels) -> list[int]:
+    return [x for x in labels if any(x in item.labels for item in items)]
+
+
+def _split_doc(items: list[_Item], out: tuple[int, ...]) -> tuple:
+    """Products the chain reading cannot print whole: A .* (rest), diag(v), diag(M), or a block
+    of factors printed on its own, as in A*(B.*(C*D'))."""
+    for k, item in enumerate(items):
+        rest = items[:k] + items[k + 1 :]
+        on_output = set(item.labels) == set(out) and len(item.labels) == len(out)
+        if out and on_output and len(_covers(rest, out)) == len(out):
+            doc = item.doc if item.labels == out else item.factor().transposed().doc
+            return ("had", [doc, _product_doc(rest, out)])
+        if item.is_delta and len(out) == 2 and set(item.labels) == set(out):  # v[i]*eye[i,j] = diag(v)
+            present = _covers(rest, out)
+            if len(present) == 1:
+                return ("call", "diag", [_product_doc(rest, tuple(present))])
+    parts = _components(items, out)
+    if len(parts) > 1 and all(len(_covers(part, out)) == len(out) for part in parts):  # (A*B).*(C*D)
+        return ("had", [_product_doc(part, out) for part in parts])
+    fresh = 1 + max(x for item in items for x in item.labels + out)
+    if len(out) == 1:  # M[i,i] of a product: diag(M)
+        holders = [k for k, item in enumerate(items) if out[0] in item.labels]
+        if len(holders) >= 2:
+            k = holders[-1]
+            labels = tuple(fresh if x == out[0] else x for x in items[k].labels)
+            renamed = list(items)
+            renamed[k] = dataclasses.replace(items[k], labels=labels)
+            return ("call", "diag", [_product_doc(renamed, (out[0], fresh))])
+    block = _block(items, out)
+    if block is not None:
+        inside, labels = block
+        rest = [item for k, item in enumerate(items) if k not in inside]
+        part = _Item(_product_doc([items[k] for k in inside], labels), len(labels), False, labels)
+        return _product_doc(rest + [part], out)
+    raise NoMatrixForm
+
+
+def _components(items: list[_Item], out: tuple[int, ...]) -> list[list[_Item]]:
+    """Groups of factors joined by summed labels (output labels do not join)."""
+    groups: list[tuple[set, list[_Item]]] = []
+    for item in items:
+        summed = set(item.labels) - set(out)
+        joined = [g for g in groups if g[0] & summed]
+        merged = (summed.union(*(g[0] for g in joined)), [it for g in joined for it in g[1]] + [item])
+        groups = [g for g in groups if not any(g is j for j in joined)] + [merged]
+    scalars = [g for g in groups if not any(it.labels for it in g[1])]
+    rest = [g[1] for g in groups if any(it.labels for it in g[1])]
+    if rest and scalars:
+        rest[0] = [it for g in scalars for it in g[1]] + rest[0]
+    return rest
+
+
+def _block(items: list[_Item], out: tuple[int, ...]) -> tuple[list[int], tuple[int, ...]] | None:
+    """Factors on two crowded labels (and labels used only among them) form a sub-product."""
+    counts = Counter(x for item in items for x in item.labels) + Counter(out)
+    crowded = [x for x, c in counts.items() if c > 2]
+    for p in crowded:
+        for q in [p] + [x for x in counts if x != p]:  # q == p: a block on one label, a vector
+            inside = {k for k, item in enumerate(items) if {p, q} & set(item.labels) and (p == q or item.ndim > 1)}
+            grown = True
+            while grown:  # take in the factors joined to the block by its summed labels
+                summed = {x for k in inside for x in items[k].labels} - {p, q} - set(out)
+                joined = {k for k, item in enumerate(items) if summed & set(item.labels)}
+                grown = not joined <= inside
+                inside |= joined
+            while True:  # drop factors that carry a label used outside the block
+                outside = set(out) | {x for k, item in enumerate(items) if k not in inside for x in item.labels}
+                leaving = {k for k in inside if (set(items[k].labels) - {p, q}) & outside}
+                if not leaving:
+                    break
+                inside -= leaving
+            if 2 <= len(inside) < len(items) and p == q:
+                return sorted(inside), (p,)
+            if 2 <= len(inside) < len(items):
+                order = [x for k, item in enumerate(items) if k not in inside for x in item.labels] + list(out)
+                first = {x: order.index(x) if x in order else len(order) for x in (p, q)}
+                return sorted(inside), (p, q) if first[p] <= first[q] else (q, p)
+    return None
 
 
 def _product(scalars: list[tuple], chains: list[tuple]) -> tuple:
@@ -244,6 +402,8 @@ def _chains(operands: list[tuple[Factor, tuple[int, ...]]], out: tuple[int, ...]
         scalar_factors.append(_closed_chain(_best_reading([chain, flipped])))
     docs = scalar_factors
     if result is not None:
+        if len(result) == 1 and result[0].alone:  # 2*sum(x)*vector(1): nothing else fixes its size
+            result = [Factor(result[0].alone, result[0].kind)]
         if row:
             result = [f.transposed() for f in reversed(result)]
         docs = docs + [_render_chain(result)]
@@ -388,6 +548,28 @@ def _index_layout(node: Expr, names: list[str], fresh: _Fresh) -> tuple:
     raise NoMatrixForm  # pragma: no cover
 
 
+def _einsum_layout(node: Expr, names: list[str]) -> tuple:
+    """The last resort, never failing: einsum("ij,jk->ik", A, B) for products, nested calls."""
+    docs: dict[int, tuple] = {}
+    for n in postorder([node]):
+        args = [docs[id(c)] for c in n.args]
+        try:
+            docs[id(n)] = _matrix_doc(n, args) if n.ndim <= 2 and n.op != "einsum" else None
+        except NoMatrixForm:
+            docs[id(n)] = None
+        if docs[id(n)] is None:
+            if n.op == "einsum":
+                subs, out = n.attrs
+                letters = ["".join(INDEX_NAMES[x % 20] for x in s) for s in subs]
+                spec = ",".join(letters) + "->" + "".join(INDEX_NAMES[x % 20] for x in out)
+                docs[id(n)] = ("call", "einsum", [("sym", f'"{spec}"')] + args)
+            elif n.op == "add":
+                docs[id(n)] = ("add", [(1, a) for a in args])
+            else:
+                docs[id(n)] = ("call", n.op, args)
+    return ("idx", docs[id(node)], names) if names else docs[id(node)]
+
+
 # Text ----------------------------------------------------------------------------------------
 
 _PREC = {"add": 1, "mul": 2, "had": 2, "div": 2, "ediv": 2, "neg": 3, "pow": 4, "t": 5}
@@ -424,10 +606,10 @@ def _text(doc: tuple) -> tuple[str, int]:
         factors = _flatten_mul(doc[1])
         if factors[0][0] == "num" and factors[0][1] < 0:
             rest = factors[1:] if factors[0][1] == -1.0 else [_number(-factors[0][1])] + factors[1:]
-            return "-" + _wrap(rest[0] if len(rest) == 1 else ("mul", rest), 2), 3
-        return "*".join(_wrap(f, 2, strict=i > 0) for i, f in enumerate(factors)), 2
+            return "-" + _wrap(rest[0] if len(rest) == 1 else ("mul", rest), 2), 2
+        return "*".join(_wrap(f, 2, strict=i > 0 or f[0] == "had") for i, f in enumerate(factors)), 2
     if kind == "had":
-        return ".*".join(_wrap(f, 2, strict=i > 0) for i, f in enumerate(doc[1])), 2
+        return ".*".join(_wrap(f, 2, strict=i > 0 or f[0] != "had") for i, f in enumerate(doc[1])), 2
     if kind in ("div", "ediv"):
         sep = "/" if kind == "div" else "./"
         return f"{_wrap(doc[1], 2)}{sep}{_wrap(doc[2], 2, strict=True)}", 2
@@ -523,7 +705,7 @@ def _latex(doc: tuple) -> tuple[str, int]:
         factors = _flatten_mul(doc[1])
         if factors[0][0] == "num" and factors[0][1] < 0:
             rest = factors[1:] if factors[0][1] == -1.0 else [_number(-factors[0][1])] + factors[1:]
-            return "-" + _lwrap(rest[0] if len(rest) == 1 else ("mul", rest), 2), 3
+            return "-" + _lwrap(rest[0] if len(rest) == 1 else ("mul", rest), 2), 2
         return r" ".join(_lwrap(f, 2, strict=i > 0 and f[0] == "num") for i, f in enumerate(factors)), 2
     if kind == "had":
         return r" \odot ".join(_lwrap(f, 2) for f in doc[1]), 2

@@ -59,7 +59,7 @@ def _holes(base: Expr):
     dims = {label: dim for node, labels in zip(base.args, subs) for label, dim in zip(labels, node.shape)}
     for label in dims:  # e.g. the vectors c[k] in X'*diag(c)*X, as one element-wise factor
         group = [i for i, labels in enumerate(subs) if set(labels) <= {label}]
-        if len(group) < 2 or len(group) == len(subs):
+        if len(group) < 2 or len(group) == len(subs) or all(not subs[i] for i in group):
             continue
         content = E.einsum([base.args[i] for i in group], [subs[i] for i in group], (label,))
         rest = [i for i in range(len(subs)) if i not in group]
