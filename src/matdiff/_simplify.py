@@ -70,22 +70,30 @@ def _holes(base: Expr):
 def factor_sum(node: Expr) -> Expr:
     """Merge the terms of a sum that are one product with one factor changed."""
     terms = list(node.args)
+    views: dict[Expr, list[tuple[Expr, Expr]]] = {}
+    merged_any = False
     while True:
         groups: dict[Expr, list[tuple[int, Expr]]] = defaultdict(list)
         for index, term in enumerate(terms):
-            coefficient, base = E.split_coefficient(term)
-            if base.op != "einsum":
-                continue
-            for key, content in _holes(base):
-                content = E.scale(coefficient, content) if coefficient != 1.0 else content
-                if all(i != index for i, _ in groups[key]):
+            if term not in views:
+                coefficient, base = E.split_coefficient(term)
+                holes = list(_holes(base)) if base.op == "einsum" else []
+                views[term] = [(key, E.scale(coefficient, c) if coefficient != 1.0 else c) for key, c in holes]
+            for key, content in views[term]:
+                if not groups[key] or groups[key][-1][0] != index:
                     groups[key].append((index, content))
-        key, members = max(groups.items(), key=lambda item: len(item[1]), default=(None, []))
-        if len(members) < 2:
+        used: set[int] = set()
+        combined: list[Expr] = []
+        for key, members in sorted(groups.items(), key=lambda item: -len(item[1])):
+            members = [(i, c) for i, c in members if i not in used]
+            if len(members) < 2:
+                continue
+            used.update(i for i, _ in members)
+            hole = next(a for a in key.args if a.op == "var" and a.attrs[0] == "__hole__")
+            merged = E.add([content for _, content in members])
+            combined.append(E.einsum([merged if a is hole else a for a in key.args], *key.attrs))
+        if not combined:
             break
-        merged = E.add([content for _, content in members])
-        hole = next(a for a in key.args if a.op == "var" and a.attrs[0] == "__hole__")
-        combined = E.einsum([merged if a is hole else a for a in key.args], *key.attrs)
-        used = {index for index, _ in members}
-        terms = [t for i, t in enumerate(terms) if i not in used] + [combined]
-    return E.add(terms) if len(terms) != len(node.args) else node
+        merged_any = True
+        terms = [t for i, t in enumerate(terms) if i not in used] + combined
+    return E.add(terms) if merged_any else node
