@@ -220,10 +220,12 @@ def test_shape_error_of_text_shows_caret() -> None:
     assert "sin(x) + A" in str(info.value)
 
 
-def test_undeclared_names_fall_back_before_failing() -> None:
-    """x*y does not type-check as two vectors, but does with one of them a scalar."""
-    expr = md.parse("x*y")
-    assert sorted(expr.variables.values()) == ["scalar", "vector"]
+def test_undeclared_names_change_kind_only_where_a_scalar_is_expected() -> None:
+    """x*y of two undeclared vectors is an error, not a guess; a name in a power may become a scalar."""
+    with pytest.raises(md.ShapeError) as info:
+        md.parse("x*y")
+    assert "x'*y" in str(info.value) and "declare kinds" in str(info.value)
+    assert md.parse("x^2*y").variables == {"x": "scalar", "y": "vector"}
 
 
 # ---------------------------------------------------------------------------------------------

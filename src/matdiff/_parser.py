@@ -60,8 +60,9 @@ def parse(text: str, **kinds: str) -> Expr:
     """Parse an expression in the MatrixCalculus.org-style syntax.
 
     Declare kinds by keyword: ``md.parse("x'*A*x", x="vector", A="symmetric")``. Undeclared names
-    get a kind by convention, an upper-case initial a matrix and a lower-case one a vector; where
-    that does not type-check, the fewest names change kind (first to scalars) until it does.
+    get a kind by convention, an upper-case initial a matrix and a lower-case one a vector. Where
+    that does not type-check, names used in a power (a^b) or as a divisor (a/b) may change kind,
+    the fewest first and to scalars first, until it does; otherwise the error stands.
     """
     if not isinstance(text, str):
         raise ParseError(f"expected text, got {type(text).__name__}", repr(text), 0)
@@ -72,7 +73,7 @@ def parse(text: str, **kinds: str) -> Expr:
             raise ShapeError(f"unknown kind {kind!r} for {name}: use one of {', '.join(E.KINDS)}")
     tree = _syntax_tree(text)
     names = _collect_names(tree, text)
-    return _build_with_kinds(tree, text, names, kinds)
+    return _build_with_kinds(tree, text, names, _scalar_hints(tree), kinds)
 
 
 def _syntax_tree(text: str) -> Tree:
@@ -132,8 +133,23 @@ def _alternatives(name: str) -> tuple[str, ...]:
     return ("scalar", "vector") if name[0].isupper() else ("scalar", "matrix")
 
 
-def _build_with_kinds(tree: Tree, text: str, names: list[str], declared: Mapping[str, str]) -> Expr:
-    free = [n for n in names if n not in declared]
+def _scalar_hints(tree: Tree) -> set[str]:
+    """Names used where a scalar is expected: in a power a^b, or as a divisor a/b."""
+    hinted: set[str] = set()
+    stack: list[tuple[Tree, bool]] = [(tree, False)]
+    while stack:
+        node, hint = stack.pop()
+        if node.data == "name" and hint:
+            hinted.add(str(node.children[0]))
+        children = _children_trees(node)
+        for position, child in enumerate(children):
+            divisor = node.data == "div" and position == 1
+            stack.append((child, hint or node.data == "pow" or divisor))
+    return hinted
+
+
+def _build_with_kinds(tree: Tree, text: str, names: list[str], hints: set[str], declared: Mapping[str, str]) -> Expr:
+    free = [n for n in names if n not in declared and n in hints]
     base = {n: declared.get(n, _default_kind(n)) for n in names}
     first_error: MatdiffError | None = None
     tries = 0
@@ -150,7 +166,8 @@ def _build_with_kinds(tree: Tree, text: str, names: list[str], declared: Mapping
                 if tries >= _SEARCH_LIMIT:
                     break
     assert first_error is not None
-    if free:
+    undeclared = [n for n in names if n not in declared]
+    if undeclared:
         kinds_used = ", ".join(f"{n}={base[n]!r}" for n in names)
         raise ShapeError(
             f"{first_error}\n(kinds tried first: {kinds_used}; declare kinds, e.g. md.parse(text, x='scalar'))"

@@ -375,9 +375,9 @@ def _chains(operands: list[tuple[Factor, tuple[int, ...]]], out: tuple[int, ...]
 
     result: list[Factor] | None = None
     if out:
-        first, end = walk(out[0], [])
+        first, end = _sized(walk(out[0], []))
         if len(out) == 2 and end != out[1]:
-            second, _ = walk(out[1], [])
+            second, _ = _sized(walk(out[1], []))
             first = first + [f.transposed() for f in reversed(second)]  # an outer product u*v'
         result = first
     while unused:  # closed chains give scalars: a'*M*b, sum(M*b), tr(A*B)
@@ -402,8 +402,6 @@ def _chains(operands: list[tuple[Factor, tuple[int, ...]]], out: tuple[int, ...]
         scalar_factors.append(_closed_chain(_best_reading([chain, flipped])))
     docs = scalar_factors
     if result is not None:
-        if len(result) == 1 and result[0].alone:  # 2*sum(x)*vector(1): nothing else fixes its size
-            result = [Factor(result[0].alone, result[0].kind)]
         if row:
             result = [f.transposed() for f in reversed(result)]
         docs = docs + [_render_chain(result)]
@@ -419,6 +417,15 @@ def _transposes(chain: list[Factor]) -> int:
 def _best_reading(chains: list[list[Factor]]) -> list[Factor]:
     """Of equivalent readings of a closed chain, the one with the fewest transposes."""
     return min(chains, key=lambda c: (_transposes(c), render_text(_render_chain(c))))
+
+
+def _sized(walked: tuple[list[Factor], int | None]) -> tuple[list[Factor], int | None]:
+    """A path that is one constant (2*sum(x)*vector(1), vector(1)*s') has nothing else to fix its
+    size: print the constant in the form that states it."""
+    chain, end = walked
+    if len(chain) == 1 and chain[0].alone:
+        chain = [Factor(chain[0].alone, chain[0].kind)]
+    return chain, end
 
 
 _ONES_COL = Factor(("call", "vector", [("num", 1.0)]), "col")
