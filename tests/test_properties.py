@@ -55,9 +55,10 @@ def _pos(kind: str, g: Gen, choice: int) -> str:
 
 
 def _gram(g: Gen) -> str:
-    """eye + M'*M for a generated M: symmetric positive definite, eigenvalues >= 1."""
+    """eye + 0.1*T'*T with T = tanh(M): symmetric positive definite with eigenvalues in [1, 1 + 0.1 n],
+    so det and inv stay moderate and finite differences stay accurate under sin/exp."""
     m = g("matrix")
-    return f"(eye + ({m})'*{m})"
+    return f"(eye + 0.1*tanh({m})'*tanh({m}))"
 
 
 # Productions by result kind: each takes `g` (generate a sub-expression of a kind) and `p` (a
@@ -146,8 +147,8 @@ RULES: dict[str, list[Callable[[Gen, Gen], str]]] = {
         lambda g, p: f"({g('matrix')})'",
         lambda g, p: f"({g('vector')}*({g('vector')})')",
         lambda g, p: f"diag({g('vector')})",
-        lambda g, p: f"({g('matrix')})^2",
-        lambda g, p: f"({g('matrix')}).^2",
+        lambda g, p: f"(tanh({g('matrix')}))^2",  # bounded, so nested powers cannot blow up
+        lambda g, p: f"(tanh({g('matrix')})).^2",
         lambda g, p: f"inv({_gram(g)})",
         lambda g, p: f"{_gram(g)}^-1",
         lambda g, p: f"inv(eye + 0.1*tanh({g('matrix')}))",

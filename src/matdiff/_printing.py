@@ -11,10 +11,8 @@ from __future__ import annotations
 
 import dataclasses
 from collections import Counter
-from contextvars import ContextVar
 from dataclasses import dataclass
 
-from ._evaluate import dim_classes
 from ._expr import ELEMENTWISE, Expr, dim_owner, is_symmetric, postorder
 
 INDEX_NAMES = "ijklpqrstuvwabcdefgh"
@@ -43,39 +41,25 @@ class Factor:
         flipped = {"col": "row", "row": "col"}.get(self.kind, self.kind)
         diagonal_matrix = self.kind == "matrix" and self.doc[0] == "call" and self.doc[1] == "diag"
         if self.symmetric or self.kind == "scalar" or diagonal_matrix:
-            return Factor(self.doc, flipped)
+            return Factor(self.doc, flipped, self.symmetric, self.alone)
+        alone = None if self.alone is None else ("t", self.alone)
         if self.doc[0] == "t":
-            return Factor(self.doc[1], flipped)
-        return Factor(("t", self.doc), flipped)
-
-
-_UNBOUND: ContextVar[frozenset] = ContextVar("unbound_dims", default=frozenset())
+            return Factor(self.doc[1], flipped, alone=alone)
+        return Factor(("t", self.doc), flipped, alone=alone)
 
 
 def layout(node: Expr) -> tuple:
     """Matrix notation where every product has one, index notation otherwise."""
-    token = _UNBOUND.set(_unbound_dims(node))
-    try:
-        if node.ndim <= 2:
-            try:
-                return _matrix_layout(node)
-            except NoMatrixForm:
-                pass
-        names = list(INDEX_NAMES[: node.ndim])
+    if node.ndim <= 2:
         try:
-            return ("eq", names, _index_layout(node, names, _Fresh(names)))
+            return _matrix_layout(node)
         except NoMatrixForm:
-            return ("eq", names, _einsum_layout(node, names))
-    finally:
-        _UNBOUND.reset(token)
-
-
-def _unbound_dims(root: Expr) -> frozenset:
-    """Sizes that no variable of the expression fixes, such as n_x in d(x)/dx = eye."""
-    classes = dim_classes([root])
-    nodes = postorder([root])
-    bound = {classes.find(d) for n in nodes if n.op == "var" for d in n.shape}
-    return frozenset(d for n in nodes for d in n.shape if classes.find(d) not in bound)
+            pass
+    names = list(INDEX_NAMES[: node.ndim])
+    try:
+        return ("eq", names, _index_layout(node, names, _Fresh(names)))
+    except NoMatrixForm:
+        return ("eq", names, _einsum_layout(node, names))
 
 
 def _matrix_layout(root: Expr) -> tuple:
@@ -102,19 +86,17 @@ def _size_witness(dim) -> tuple | None:
     return ("pow", base, 0.0, True)
 
 
-def _constant_doc(node: Expr, alone: bool = False) -> tuple:
-    """ones, zeros and eye: plain where the text fixes their size, else with witnesses. A constant
-    that is `alone` (only scaled) has nothing in the text to fix its size."""
-    unbound = _UNBOUND.get() if not alone else frozenset(node.shape)
-    witnesses = [_size_witness(d) if d in unbound else None for d in node.shape]
-    if not any(witnesses) or not all(w or d not in unbound for w, d in zip(witnesses, node.shape)):
+def _constant_doc(node: Expr, plain: bool = False) -> tuple:
+    """ones, zeros and eye. `plain` where the text around fixes their size (a sum, a product with
+    other factors); elsewhere written with the variables that own their sizes: x.^0, diag(x.^0)."""
+    witnesses = [None if plain else _size_witness(d) for d in node.shape]
+    if not all(witnesses):
         if node.op == "delta":
             return ("sym", "eye")
         return ("call", "vector" if node.ndim == 1 else "matrix", [_number(0.0 if node.op == "zeros" else 1.0)])
-    ones = [w or _ones_doc(1) for w in witnesses]
     if node.op == "delta":
-        return ("call", "diag", [ones[0]])
-    doc = ones[0] if node.ndim == 1 else ("mul", [ones[0], ("t", ones[1])])
+        return ("call", "diag", [witnesses[0]])
+    doc = witnesses[0] if node.ndim == 1 else ("mul", [witnesses[0], ("t", witnesses[1])])
     return ("mul", [_number(0.0), doc]) if node.op == "zeros" else doc
 
 
@@ -142,7 +124,7 @@ def _matrix_doc(node: Expr, args: list[tuple]) -> tuple:
             return _einsum_doc(inner, [_matrix_layout(c) for c in inner.args], row=True)
         return ("t", args[0])
     if op == "add":
-        docs = [_spread_constant(term) or doc for term, doc in zip(node.args, args)]
+        docs = [_spread_constant(term) or _plain(term) or doc for term, doc in zip(node.args, args)]
         if all(doc[0] == "num" for doc in docs):
             docs = args  # a sum of broadcast constants keeps its shape
         return ("add", [_signed(term, doc) for term, doc in zip(node.args, docs)])
@@ -161,8 +143,10 @@ def _spread_constant(term: Expr) -> tuple | None:
     """c*ones in a sum prints as the scalar c, which the syntax spreads over every entry."""
     if term.op == "ones":
         return _number(1.0)
-    if term.op == "einsum" and len(term.args) == 2 and term.args[0].op == "const" and term.args[1].op == "ones":
-        return _number(term.args[0].attrs[0])
+    if term.op == "einsum" and len(term.args) == 2:
+        scalar, spread = sorted(term.args, key=lambda a: a.ndim)
+        if scalar.ndim == 0 and spread.op == "ones":
+            return _matrix_layout(scalar)
     return None
 
 
@@ -218,15 +202,24 @@ class _Item:
 
 def _einsum_doc(node: Expr, docs: list[tuple], row: bool = False) -> tuple:
     subs, out = node.attrs
-    items = [
-        _Item(doc, child.ndim, is_symmetric(child), labels, child.op == "delta", _alone(child))
-        for child, labels, doc in zip(node.args, subs, docs)
-    ]
+    items = []
+    for child, labels, doc in zip(node.args, subs, docs):
+        if child.op == "ones" and child.ndim == 2:  # ones[i,j] = ones[i]*ones[j]: each end sized apart
+            for label, dim in zip(labels, child.shape):
+                plain = _ones_doc(1)
+                items.append(_Item(plain, 1, False, (label,), alone=_size_witness(dim) or plain))
+            continue
+        plain = _plain(child) or doc
+        items.append(_Item(plain, child.ndim, is_symmetric(child), labels, child.op == "delta", _alone(child)))
     return _product_doc(items, out, row)
 
 
+def _plain(node: Expr) -> tuple | None:
+    return _constant_doc(node, plain=True) if node.op in ("ones", "zeros", "delta") else None
+
+
 def _alone(node: Expr) -> tuple | None:
-    return _constant_doc(node, alone=True) if node.op in ("ones", "zeros", "delta") else None
+    return _constant_doc(node) if node.op in ("ones", "zeros", "delta") else None
 
 
 def _product_doc(items: list[_Item], out: tuple[int, ...], row: bool = False) -> tuple:
@@ -256,6 +249,14 @@ def _split_doc(items: list[_Item], out: tuple[int, ...]) -> tuple:
             present = _covers(rest, out)
             if len(present) == 1:
                 return ("call", "diag", [_product_doc(rest, tuple(present))])
+    counts = Counter(x for item in items for x in item.labels) + Counter(out)
+    for k, item in enumerate(items):  # M[j,k] summed over k alone is the vector M*vector(1)
+        lonely = [x for x in item.labels if counts[x] == 1]
+        if item.ndim == 2 and len(lonely) == 1 and item.labels[0] != item.labels[1]:
+            kept = item.labels[0] if lonely[0] == item.labels[1] else item.labels[1]
+            oriented = item.factor() if kept == item.labels[0] else item.factor().transposed()
+            vector = _Item(("mul", [oriented.doc, _ONES_COL.doc]), 1, False, (kept,))
+            return _product_doc(items[:k] + [vector] + items[k + 1 :], out)
     parts = _components(items, out)
     if len(parts) > 1 and all(len(_covers(part, out)) == len(out) for part in parts):  # (A*B).*(C*D)
         return ("had", [_product_doc(part, out) for part in parts])
@@ -311,12 +312,13 @@ def _block(items: list[_Item], out: tuple[int, ...]) -> tuple[list[int], tuple[i
                 if not leaving:
                     break
                 inside -= leaving
-            if 2 <= len(inside) < len(items) and p == q:
-                return sorted(inside), (p,)
-            if 2 <= len(inside) < len(items):
-                order = [x for k, item in enumerate(items) if k not in inside for x in item.labels] + list(out)
-                first = {x: order.index(x) if x in order else len(order) for x in (p, q)}
-                return sorted(inside), (p, q) if first[p] <= first[q] else (q, p)
+            if not 2 <= len(inside) < len(items):
+                continue
+            order = [x for k, item in enumerate(items) if k not in inside for x in item.labels] + list(out)
+            used = {x for k in inside for x in items[k].labels}
+            ends = sorted(used & set(order), key=order.index)  # the block's labels seen from outside
+            if 1 <= len(ends) <= 2 and set(ends) <= {p, q}:
+                return sorted(inside), tuple(ends)
     return None
 
 
@@ -431,13 +433,21 @@ def _sized(walked: tuple[list[Factor], int | None]) -> tuple[list[Factor], int |
 _ONES_COL = Factor(("call", "vector", [("num", 1.0)]), "col")
 
 
+def _is_ones(factor: Factor, kind: str | None = None) -> bool:
+    """A plain ones vector (vector(1), or its transpose when a row)."""
+    plain = factor.doc == _ONES_COL.doc or factor.doc == ("t", _ONES_COL.doc)
+    return plain and (kind is None or factor.kind == kind)
+
+
 def _closed_chain(chain: list[Factor]) -> tuple:
     """A scalar chain row*...*col, with a ones vector at an end read as sum(...)."""
-    if chain[-1] == _ONES_COL and chain[0] != _ONES_COL.transposed():
+    if all(f.alone or _is_ones(f) for f in chain):  # sum(vector(1))
+        chain = [Factor(f.alone, f.kind) if f.alone else f for f in chain]
+    if _is_ones(chain[-1], "col") and not _is_ones(chain[0], "row"):
         chain = [f.transposed() for f in reversed(chain)]
-    if chain[0] == _ONES_COL.transposed():
+    if _is_ones(chain[0], "row"):
         rest = chain[1:]
-        if rest and rest[-1] == _ONES_COL:
+        if len(rest) > 1 and _is_ones(rest[-1], "col"):
             rest = rest[:-1]
         return ("call", "sum", [_render_chain(rest)])
     return _render_chain(chain)
