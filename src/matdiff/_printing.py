@@ -636,11 +636,7 @@ def _text(doc: tuple) -> tuple[str, int]:
             2
         ] >= 0 else f"{_wrap(doc[1], 5)}{op}({_format_number(doc[2])})", 4
     if kind == "add":
-        pieces = []
-        for k, (sign, term) in enumerate(doc[1]):
-            text = _wrap(term, 1, strict=sign < 0)
-            pieces.append(("-" if sign < 0 else "") + text if k == 0 else (" - " if sign < 0 else " + ") + text)
-        return "".join(pieces), 1
+        return _join_sum(doc[1], _wrap), 1
     if kind == "idx":
         return f"{_wrap(doc[1], 9)}[{','.join(doc[2])}]", 9
     if kind == "group":
@@ -648,6 +644,15 @@ def _text(doc: tuple) -> tuple[str, int]:
     if kind == "eq":
         return f"D[{','.join(doc[1])}] = {_text(doc[2])[0]}" if doc[1] else _text(doc[2])[0], 0
     raise AssertionError(kind)  # pragma: no cover
+
+
+def _join_sum(terms: list[tuple[int, tuple]], wrap) -> str:
+    """a + b - c, with `wrap` the renderer's own bracketing."""
+    pieces = []
+    for k, (sign, term) in enumerate(terms):
+        text = wrap(term, 1, strict=sign < 0)
+        pieces.append(("-" if sign < 0 else "") + text if k == 0 else (" - " if sign < 0 else " + ") + text)
+    return "".join(pieces)
 
 
 def _flatten_mul(factors: list[tuple]) -> list[tuple]:
@@ -734,11 +739,7 @@ def _latex(doc: tuple) -> tuple[str, int]:
         power = f"{_lwrap(doc[1], 6)}^{{{_format_number(doc[2])}}}"
         return (power if not doc[3] else f"{_lwrap(doc[1], 6)}^{{\\circ {_format_number(doc[2])}}}"), 4
     if kind == "add":
-        pieces = []
-        for k, (sign, term) in enumerate(doc[1]):
-            text = _lwrap(term, 1, strict=sign < 0)
-            pieces.append(("-" if sign < 0 else "") + text if k == 0 else (" - " if sign < 0 else " + ") + text)
-        return "".join(pieces), 1
+        return _join_sum(doc[1], _lwrap), 1
     if kind == "idx":
         return f"{_lwrap(doc[1], 9)}_{{{''.join(doc[2])}}}", 9
     if kind == "group":
