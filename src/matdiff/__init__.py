@@ -6,6 +6,7 @@
 A*x + A'*x
 """
 
+from . import numeric
 from ._algebra import apply as _apply
 from ._algebra import (
     constant_matrix,
@@ -25,7 +26,7 @@ from ._algebra import (
 from ._algebra import total as sum  # noqa: A001 - md.sum mirrors the syntax's sum()
 from ._api import evaluate, matrix, scalar, symmetric, to_latex, to_text, vector
 from ._diff import diff
-from ._errors import DiffError, EvaluationError, MatdiffError, NestingError, ParseError, ShapeError
+from ._errors import ArgumentError, DiffError, EvaluationError, MatdiffError, NestingError, ParseError, ShapeError
 from ._expr import Expr
 from ._parser import parse
 
@@ -48,9 +49,9 @@ abs, sign = _elementwise("abs"), _elementwise("sign")  # noqa: A001
 relu, sigmoid, step = _elementwise("relu"), _elementwise("sigmoid"), _elementwise("step")
 
 __all__ = [
-    "DiffError", "EvaluationError", "Expr", "MatdiffError", "NestingError", "ParseError", "ShapeError",
+    "ArgumentError", "DiffError", "EvaluationError", "Expr", "MatdiffError", "NestingError", "ParseError", "ShapeError",
     "abs", "arccos", "arcsin", "arctan", "constant_matrix", "constant_vector", "cos", "det", "diag",
-    "diff", "evaluate", "exp", "eye", "inv", "log", "logdet", "logsumexp", "matrix", "norm1", "norm2",
+    "diff", "evaluate", "exp", "eye", "inv", "log", "logdet", "logsumexp", "matrix", "norm1", "norm2", "numeric",
     "parse", "relu", "scalar", "sigmoid", "sign", "sin", "softmax", "sqrt", "sum", "symmetric", "tan",
     "step", "tanh", "to_latex", "to_text", "tr", "trace", "transpose", "vector",
 ]  # fmt: skip

@@ -44,3 +44,7 @@ def _caret(text: str, position: int) -> str:
         lo = max(0, column - 50)
         line, column = line[lo : lo + 100], column - lo
     return f"    {line}\n    {' ' * column}^"
+
+
+class ArgumentError(MatdiffError, TypeError):
+    """A bad argument to a matdiff function: not callable, an unknown option."""
