@@ -10,9 +10,11 @@ Shapes follow the engine: the derivative of f: R^(s_in) -> R^(s_out) has shape s
 flattening by hand. The input's float dtype is kept, so a float32 function is differenced in float32
 and its error estimate says so.
 
+    >>> import numpy as np
     >>> from matdiff import numeric
-    >>> est = numeric.derivative(np.sin, 1.0)
-    >>> float(est.value), float(est.error) < 1e-12
+    >>> est = numeric.derivative(np.sin, 1.0)   # cos(1), error about 1e-12, 7 evaluations
+    >>> round(float(est.value), 12), est.evaluations
+    (0.540302305868, 7)
 """
 
 from __future__ import annotations
@@ -290,7 +292,6 @@ def hessian(f: Callable[..., Any], x: Any, *, richardson: bool = True, step: Any
     f0 = float(fx.reshape(()))
     levels = _LEVELS if richardson else 1
     steps = _base_steps(x, step, "central", levels, power=1 / 8 if levels > 1 else 1 / 4)
-    steps = np.where(x != 0, steps, steps)  # relative to |x|, as for first derivatives
     flat = x.reshape(-1)
     n = flat.size
     value = np.zeros((n, n))
