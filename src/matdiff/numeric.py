@@ -36,6 +36,7 @@ _STENCILS = {
     "backward": ((0.0, -1.0), (1.0, -1.0), 1, 1),
 }
 _LEVELS = 3  # steps h, h/2, h/4 for Richardson extrapolation
+_PLAIN_LEVELS = 2  # without extrapolation: the quotient at h/2, its error judged against the one at h
 _SAFETY = 2.0  # the error estimate is this multiple of the observed difference of extrapolations
 
 
@@ -110,7 +111,7 @@ def _prepare(f: Callable[..., Any], x: Any) -> tuple[_Counted, np.ndarray, np.nd
 # Base steps: the smallest step's size that balances truncation against round-off, as a power of
 # eps, by (method, levels): e.g. central differences extrapolated over three steps keep an O(h^6)
 # truncation error, and their error estimate (the last correction) goes as h^4.
-_STEP_POWERS = {("central", 3): 1 / 6, ("central", 1): 1 / 3, ("forward", 3): 1 / 4, ("forward", 1): 1 / 2}
+_STEP_POWERS = {("central", 3): 1 / 6, ("central", 2): 1 / 3, ("forward", 3): 1 / 4, ("forward", 2): 1 / 2}
 
 
 def _base_steps(x: np.ndarray, step: Any, method: str, levels: int, power: float | None = None) -> np.ndarray:
@@ -126,8 +127,15 @@ def _base_steps(x: np.ndarray, step: Any, method: str, levels: int, power: float
     return (base * np.where(x != 0, np.abs(x), 1.0)).astype(x.dtype)
 
 
-def _richardson(quotients: list[np.ndarray], order: int, growth: int) -> tuple[np.ndarray, np.ndarray]:
-    """Extrapolate quotients at steps h, h/2, h/4, ...; return the best value and its error estimate."""
+def _richardson(
+    quotients: list[np.ndarray], order: int, growth: int, extrapolate: bool = True
+) -> tuple[np.ndarray, np.ndarray]:
+    """Extrapolate quotients at steps h, h/2, h/4, ...; return the best value and its error estimate.
+
+    Without extrapolation the last quotient is the value, and its error, c (h/2)^p, is estimated from
+    the first two: D(h) - D(h/2) = (2^p - 1) c (h/2)^p."""
+    if not extrapolate:
+        return quotients[-1], _SAFETY * np.abs(quotients[-1] - quotients[-2]) / (2.0**order - 1.0)
     table = [quotients]
     for m in range(1, len(quotients)):
         factor = 2.0 ** (order + (m - 1) * growth)
@@ -148,8 +156,9 @@ def _roundoff(values: list[np.ndarray], step: float, dtype: np.dtype, scale: flo
 
 def _along(
     counted: _Counted, x: np.ndarray, fx: np.ndarray, direction: np.ndarray, h: float, method: str, levels: int
-) -> tuple[np.ndarray, np.ndarray]:
-    """d f(x + t u)/dt at t = 0 for the direction u, with its error estimate."""
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """d f(x + t u)/dt at t = 0 for the direction u: the value, its error estimate, and the part of
+    that estimate no step can remove (round-off, a kink)."""
     offsets, weights, order, growth = _STENCILS[method]
     quotients, seen = [], [fx]
     for level in range(levels):
@@ -160,12 +169,13 @@ def _along(
             seen.append(value)
             total += weight * value.astype(np.float64)
         quotients.append(total / hk)
-    value, error = _richardson(quotients, order, growth)
+    extrapolate = levels > _PLAIN_LEVELS
+    value, error = _richardson(quotients, order, growth, extrapolate)
     smallest = h / 2.0 ** (levels - 1)
-    error = error + _roundoff(seen, smallest, x.dtype, 4.0 if levels > 1 else 1.0)
+    floor = _roundoff(seen, smallest, x.dtype, 4.0 if extrapolate else 1.0)
     if method == "central":  # a kink: one-sided quotients that disagree at every step
-        error = np.maximum(error, _kink(counted, seen, fx, h, levels))
-    return value, error
+        floor = np.maximum(floor, _kink(counted, seen, fx, h, levels))
+    return value, error + floor, floor
 
 
 def _kink(counted: _Counted, seen: list[np.ndarray], fx: np.ndarray, h: float, levels: int) -> np.ndarray:
@@ -199,7 +209,7 @@ def jacobian(
     if method not in _STENCILS:
         raise ArgumentError(f"method must be one of {', '.join(_STENCILS)}, got {method!r}")
     counted, x, fx = _prepare(f, x)
-    levels = _LEVELS if richardson else 1
+    levels = _LEVELS if richardson else _PLAIN_LEVELS
     steps = _base_steps(x, step, method, levels)
     flat_x = x.reshape(-1)
     value = np.zeros(fx.shape + (flat_x.size,))
@@ -227,13 +237,14 @@ def _adaptive(
     except EvaluationError:
         if not adapt:
             raise
-        best = (np.zeros(fx.shape), np.full(fx.shape, np.inf))
+        best = (np.zeros(fx.shape), np.full(fx.shape, np.inf), np.full(fx.shape, np.inf))
     if not adapt:
-        return best
+        return best[:2]
     target = 1e-10 * np.sqrt(float(np.finfo(x.dtype).eps) / float(np.finfo(np.float64).eps))  # good enough
     trials = ([alternative] if alternative is not None and alternative != h else []) + [h * 0.1, h * 0.01, h * 10.0]
     for trial_step in trials:
-        if np.all(best[1] <= target * np.maximum(np.abs(best[0]), 1e-300)):
+        value, error, floor = best
+        if np.all(error <= np.maximum(target * np.abs(value), 4.0 * floor)):  # no step would do better
             break
         try:
             trial = _along(counted, x, fx, direction, trial_step, method, levels)
@@ -242,9 +253,9 @@ def _adaptive(
         if not np.all(np.isfinite(trial[0])):
             continue
         better = trial[1] < best[1]
-        best = (np.where(better, trial[0], best[0]), np.where(better, trial[1], best[1]))
+        best = tuple(np.where(better, t, b) for t, b in zip(trial, best))
     _check_finite(best[1], "a coordinate")
-    return best
+    return best[:2]
 
 
 def derivative(f: Callable[..., Any], x: Any, **options: Any) -> Estimate:
@@ -283,48 +294,67 @@ def directional(f: Callable[..., Any], x: Any, u: Any, *, method: str = "central
 def hessian(f: Callable[..., Any], x: Any, *, richardson: bool = True, step: Any = None) -> Estimate:
     """The Hessian of a scalar function f at x, of shape x.shape + x.shape, with an error estimate.
 
-    Central second differences with Richardson extrapolation: 6n^2 + 1 evaluations for n entries
-    (numdifftools spends 30n^2 + 1). The result is symmetric by construction.
+    Central second differences with Richardson extrapolation over h, h/2, h/4: 6n^2 + 1 evaluations
+    for n entries (numdifftools spends 30n^2 + 1); without extrapolation, over h and h/2. Round-off
+    grows as eps/h^2, so the steps are larger than for first derivatives and scale with max(|x|, 1);
+    where they leave f's domain, steps relative to |x| are tried, then smaller ones. The result is
+    symmetric by construction.
     """
     counted, x, fx = _prepare(f, x)
     if fx.size != 1:
         raise ShapeError(f"hessian needs a scalar function, but f returns shape {fx.shape}")
-    f0 = float(fx.reshape(()))
-    levels = _LEVELS if richardson else 1
-    steps = _base_steps(x, step, "central", levels, power=1 / 8 if levels > 1 else 1 / 4)
-    flat = x.reshape(-1)
+    extrapolate = richardson
+    levels = _LEVELS if richardson else _PLAIN_LEVELS
+    if step is not None:
+        candidates = [_base_steps(x, step, "central", levels)]
+    else:
+        eps = float(np.finfo(x.dtype).eps)
+        base = eps ** (1 / 12 if richardson else 1 / 6)
+        candidates = [base * np.maximum(np.abs(x), 1.0), base * np.where(x != 0, np.abs(x), 1.0)]
+        candidates += [candidates[-1] / 10.0, candidates[-1] / 100.0]
+    for steps in candidates:
+        result = _second_differences(counted, x, float(fx.reshape(())), steps.astype(x.dtype), levels, extrapolate)
+        if result is not None:
+            value, error = result
+            shape = x.shape + x.shape
+            return Estimate(value.reshape(shape), error.reshape(shape), counted.calls, steps, "central")
+    raise EvaluationError("f is not finite near x: every step tried leaves f's domain; pass a smaller step=")
+
+
+def _second_differences(
+    counted: _Counted, x: np.ndarray, f0: float, steps: np.ndarray, levels: int, extrapolate: bool
+) -> tuple[np.ndarray, np.ndarray] | None:
+    """All second partial derivatives at one set of steps, or None where f is not finite."""
+    flat, h = x.reshape(-1), steps.reshape(-1)
     n = flat.size
-    value = np.zeros((n, n))
-    error = np.zeros((n, n))
+    value, error = np.zeros((n, n)), np.zeros((n, n))
+    unit = np.eye(n, dtype=x.dtype)
+    eps = float(np.finfo(x.dtype).eps)
+    seen = abs(f0)
 
     def at(shift: np.ndarray) -> float:
-        result = counted((flat + shift).reshape(x.shape))
-        return float(result.reshape(()))
+        return float(counted((flat + shift).reshape(x.shape)).reshape(()))
 
-    unit = np.eye(n, dtype=x.dtype)
-    seen = [abs(f0)]
     for i in range(n):
         for j in range(i, n):
             quotients = []
             for level in range(levels):
-                hi, hj = steps.reshape(-1)[i] / 2.0**level, steps.reshape(-1)[j] / 2.0**level
-                if i == j:
-                    plus, minus = at(hi * unit[i]), at(-hi * unit[i])
-                    seen += [abs(plus), abs(minus)]
-                    quotients.append(np.asarray((plus - 2.0 * f0 + minus) / (hi * hi)))
-                else:
-                    corners = [at(a * hi * unit[i] + b * hj * unit[j]) for a, b in ((1, 1), (1, -1), (-1, 1), (-1, -1))]
-                    seen += [abs(c) for c in corners]
-                    quotients.append(np.asarray((corners[0] - corners[1] - corners[2] + corners[3]) / (4.0 * hi * hj)))
-            v, e = _richardson(quotients, 2, 2)
-            smallest = float(min(steps.reshape(-1)[i], steps.reshape(-1)[j])) / 2.0 ** (levels - 1)
-            e = float(e) + 8.0 * float(np.finfo(x.dtype).eps) * max(seen) / smallest**2
-            if not np.isfinite(v):
-                raise EvaluationError("f is not finite near x: the step leaves f's domain; pass a smaller step=")
+                hi, hj = h[i] / 2.0**level, h[j] / 2.0**level
+                if i == j:  # (f(x+h) - 2 f(x) + f(x-h)) / h^2
+                    points = [at(hi * unit[i]), at(-hi * unit[i])]
+                    quotient = (points[0] - 2.0 * f0 + points[1]) / (hi * hi)
+                else:  # (f(++) - f(+-) - f(-+) + f(--)) / (4 hi hj)
+                    points = [at(a * hi * unit[i] + b * hj * unit[j]) for a, b in ((1, 1), (1, -1), (-1, 1), (-1, -1))]
+                    quotient = (points[0] - points[1] - points[2] + points[3]) / (4.0 * hi * hj)
+                if not np.all(np.isfinite(points)):
+                    return None
+                seen = max(seen, *(abs(p) for p in points))
+                quotients.append(np.asarray(quotient))
+            v, e = _richardson(quotients, 2, 2, extrapolate)
+            smallest = float(min(h[i], h[j])) / 2.0 ** (levels - 1)
             value[i, j] = value[j, i] = float(v)
-            error[i, j] = error[j, i] = e
-    shape = x.shape + x.shape
-    return Estimate(value.reshape(shape), error.reshape(shape), counted.calls, steps, "central")
+            error[i, j] = error[j, i] = float(e) + 8.0 * eps * seen / smallest**2
+    return value, error
 
 
 # ---------------------------------------------------------------------------------------------
