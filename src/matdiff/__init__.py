@@ -25,6 +25,7 @@ from ._algebra import (
 )
 from ._algebra import total as sum  # noqa: A001 - md.sum mirrors the syntax's sum()
 from ._api import evaluate, matrix, scalar, symmetric, to_latex, to_text, vector
+from ._check import CheckReport, check, check_gradient
 from ._diff import diff
 from ._errors import ArgumentError, DiffError, EvaluationError, MatdiffError, NestingError, ParseError, ShapeError
 from ._expr import Expr
@@ -54,5 +55,6 @@ __all__ = [
     "diff", "evaluate", "exp", "eye", "inv", "log", "logdet", "logsumexp", "matrix", "norm1", "norm2", "numeric",
     "parse", "relu", "scalar", "sigmoid", "sign", "sin", "softmax", "sqrt", "sum", "symmetric", "tan",
     "step", "tanh", "to_latex", "to_text", "tr", "trace", "transpose", "vector",
+    "CheckReport", "check", "check_gradient",
 ]  # fmt: skip
 __version__ = "0.1.0"

@@ -96,9 +96,12 @@ class _Counted:
 
 
 def _prepare(f: Callable[..., Any], x: Any) -> tuple[_Counted, np.ndarray, np.ndarray]:
-    x = np.asarray(x)
-    if not np.issubdtype(x.dtype, np.floating):
-        x = x.astype(np.float64)
+    try:
+        x = np.asarray(x)
+        if not np.issubdtype(x.dtype, np.floating):
+            x = x.astype(np.float64)
+    except (TypeError, ValueError) as error:
+        raise ArgumentError(f"x must be a number or an array of numbers: {error}") from None
     if not np.all(np.isfinite(x)):
         raise EvaluationError(f"x has non-finite entries at {np.argwhere(~np.isfinite(x)).tolist()[:5]}")
     counted = _Counted(f, x.dtype)
@@ -114,17 +117,25 @@ def _prepare(f: Callable[..., Any], x: Any) -> tuple[_Counted, np.ndarray, np.nd
 _STEP_POWERS = {("central", 3): 1 / 6, ("central", 2): 1 / 3, ("forward", 3): 1 / 4, ("forward", 2): 1 / 2}
 
 
-def _base_steps(x: np.ndarray, step: Any, method: str, levels: int, power: float | None = None) -> np.ndarray:
-    """Steps relative to |x| (the step itself where x is 0); `step` overrides them."""
-    if step is not None:
+def _checked_step(step: Any, x: np.ndarray) -> np.ndarray:
+    """A step given by the user: positive, finite, a number or one per entry of x."""
+    try:
         steps = np.broadcast_to(np.asarray(step, dtype=x.dtype), x.shape).copy()
-        if np.any(steps <= 0) or not np.all(np.isfinite(steps)):
-            raise ArgumentError("step must be positive and finite")
-        return steps
+    except (TypeError, ValueError):
+        raise ArgumentError(f"step must be a number or an array of x's shape {x.shape}, got {step!r}") from None
+    if np.any(steps <= 0) or not np.all(np.isfinite(steps)):
+        raise ArgumentError("step must be positive and finite")
+    return steps
+
+
+def _base_steps(x: np.ndarray, step: Any, method: str, levels: int, power: float | None = None) -> np.ndarray:
+    """Steps relative to max(|x|, 1); `step` overrides them."""
+    if step is not None:
+        return _checked_step(step, x)
     eps = float(np.finfo(x.dtype).eps)
     kind = "central" if method == "central" else "forward"
     base = eps ** (power if power is not None else _STEP_POWERS[(kind, levels)])
-    return (base * np.where(x != 0, np.abs(x), 1.0)).astype(x.dtype)
+    return (base * np.maximum(np.abs(x), 1.0)).astype(x.dtype)
 
 
 def _richardson(
@@ -156,26 +167,46 @@ def _roundoff(values: list[np.ndarray], step: float, dtype: np.dtype, scale: flo
 
 def _along(
     counted: _Counted, x: np.ndarray, fx: np.ndarray, direction: np.ndarray, h: float, method: str, levels: int
-) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """d f(x + t u)/dt at t = 0 for the direction u: the value, its error estimate, and the part of
-    that estimate no step can remove (round-off, a kink)."""
-    offsets, weights, order, growth = _STENCILS[method]
+) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """d f(x + t u)/dt at t = 0 for the direction u: the value, its error estimate, the part of that
+    estimate no step can remove (round-off, a kink), and where the quotients did not converge as
+    h^order (the steps straddle a kink or are too large): there the estimate is only a guess."""
+    offsets, _, order, growth = _STENCILS[method]
     quotients, seen = [], [fx]
+    norm2 = float(np.sum(direction.astype(np.float64) ** 2))
     for level in range(levels):
         hk = h / 2.0**level
-        total = np.zeros(fx.shape, dtype=np.float64)
-        for offset, weight in zip(offsets, weights):
-            value = fx if offset == 0.0 else counted(x + (offset * hk) * direction)
-            seen.append(value)
-            total += weight * value.astype(np.float64)
-        quotients.append(total / hk)
+        values, positions = [], []
+        for offset in offsets:
+            point = x + (offset * hk) * direction
+            # the step actually taken, x + h rounded, minus x: exact for a coordinate direction
+            positions.append(float(np.sum((point - x).astype(np.float64) * direction)) / norm2)
+            values.append(fx if offset == 0.0 else counted(point))
+        seen += [v for v, offset in zip(values, offsets) if offset != 0.0]
+        difference = values[0].astype(np.float64) - values[1].astype(np.float64)
+        quotients.append(difference / (positions[0] - positions[1]))
+    with np.errstate(all="ignore"):  # overflow to inf is reported by the caller as leaving f's domain
+        return _assess(quotients, seen, counted, fx, h, x.dtype, method, levels)
+
+
+def _assess(quotients, seen, counted, fx, h, dtype, method, levels):
+    """Extrapolate the quotients and judge the result: value, error, floor and non-convergence."""
+    _, _, order, growth = _STENCILS[method]
     extrapolate = levels > _PLAIN_LEVELS
     value, error = _richardson(quotients, order, growth, extrapolate)
     smallest = h / 2.0 ** (levels - 1)
-    floor = _roundoff(seen, smallest, x.dtype, 4.0 if extrapolate else 1.0)
+    floor = _roundoff(seen, smallest, dtype, 4.0 if extrapolate else 1.0)
+    if levels >= 3:  # differences that do not shrink as h^order: the steps are not yet small enough
+        first, second = np.abs(quotients[0] - quotients[1]), np.abs(quotients[1] - quotients[2])
+        ratio = first / np.maximum(second, np.finfo(float).tiny)
+        expected = 2.0**order
+        erratic = ((ratio < expected / 3) | (ratio > expected * 3)) & (np.maximum(first, second) > 100 * floor)
+        error = np.where(erratic, np.maximum(error, 2.0 * np.maximum(first, second)), error)
+    else:
+        erratic = np.zeros(fx.shape, dtype=bool)
     if method == "central":  # a kink: one-sided quotients that disagree at every step
         floor = np.maximum(floor, _kink(counted, seen, fx, h, levels))
-    return value, error + floor, floor
+    return value, error + floor, floor, erratic
 
 
 def _kink(counted: _Counted, seen: list[np.ndarray], fx: np.ndarray, h: float, levels: int) -> np.ndarray:
@@ -203,8 +234,8 @@ def jacobian(
 
     `method` is "central" (default), "forward" or "backward"; `richardson` extrapolates over the
     steps h, h/2, h/4; `step` overrides the base step (a number or one per entry of x). The default
-    step is relative to |x| (absolute where |x| < 1). Where an estimate is poor, smaller and larger
-    steps are tried and the best kept.
+    step is relative to max(|x|, 1). Where an estimate is poor or f is not finite, a step relative to
+    |x| itself (for |x| < 1), smaller steps and a larger one are tried, and the best estimate kept.
     """
     if method not in _STENCILS:
         raise ArgumentError(f"method must be one of {', '.join(_STENCILS)}, got {method!r}")
@@ -219,32 +250,51 @@ def jacobian(
         direction[j] = 1.0
         direction = direction.reshape(x.shape)
         h = float(steps.reshape(-1)[j])
-        absolute = h / abs(float(flat_x[j])) if 0 < abs(float(flat_x[j])) < 1 else h  # the step as if |x| were 1
-        best = _adaptive(counted, x, fx, direction, h, method, levels, adapt=step is None, alternative=absolute)
+        relative = h * abs(float(flat_x[j])) if 0 < abs(float(flat_x[j])) < 1 else h  # near a domain edge at 0
+        best = _adaptive(counted, x, fx, direction, h, method, levels, adapt=step is None, alternative=relative)
         value[..., j], error[..., j] = best
     shape = fx.shape + x.shape
     return Estimate(value.reshape(shape), error.reshape(shape), counted.calls, steps, method)
 
 
+# The relative error an estimate should reach before no other step is tried, by (method, levels):
+# about 1e-10 in float64 for extrapolated central differences, looser for the cheaper schemes.
+_TARGETS = {
+    ("central", _LEVELS): lambda eps: 3.0 * eps ** (2 / 3),
+    ("forward", _LEVELS): lambda eps: 30.0 * eps ** (2 / 3),
+    ("central", _PLAIN_LEVELS): lambda eps: 300.0 * eps ** (2 / 3),
+    ("forward", _PLAIN_LEVELS): lambda eps: 100.0 * eps ** (1 / 2),
+}
+
+
 def _adaptive(
     counted, x, fx, direction, h, method, levels, adapt: bool, alternative: float | None = None
 ) -> tuple[np.ndarray, np.ndarray]:
-    """The estimate at h; where its error is large, also at the step that ignores |x| (for functions
-    whose scale is not x's), then h/10, h/100 and 10h, keeping the estimate with the smallest error."""
+    """The estimate at h; where its error is large, or f is not finite there, also at the step
+    relative to |x| itself (for |x| < 1, near a domain edge at 0), then h/10 down to h/10^4, and
+    10h. Estimates whose quotients converged are preferred, then the smallest error; of unconverged
+    ones, the smallest step (the most local)."""
     try:
         best = _along(counted, x, fx, direction, h, method, levels)
         _check_finite(best[0], "a coordinate")
     except EvaluationError:
         if not adapt:
             raise
-        best = (np.zeros(fx.shape), np.full(fx.shape, np.inf), np.full(fx.shape, np.inf))
+        best = (np.zeros(fx.shape), np.full(fx.shape, np.inf), np.full(fx.shape, np.inf), np.ones(fx.shape, bool))
     if not adapt:
         return best[:2]
-    target = 1e-10 * np.sqrt(float(np.finfo(x.dtype).eps) / float(np.finfo(np.float64).eps))  # good enough
-    trials = ([alternative] if alternative is not None and alternative != h else []) + [h * 0.1, h * 0.01, h * 10.0]
+    eps = float(np.finfo(x.dtype).eps)
+    target = _TARGETS[("central" if method == "central" else "forward", levels)](eps)
+    trials = [alternative] if alternative is not None and alternative != h else []
+    trials += [h * 0.1, h * 0.01, h * 1e-3, h * 1e-4, h * 10.0]
+    best_step = np.full(fx.shape, h)
     for trial_step in trials:
-        value, error, floor = best
-        if np.all(error <= np.maximum(target * np.abs(value), 4.0 * floor)):  # no step would do better
+        value, error, floor, erratic = best
+        scale = np.maximum(np.abs(value), np.max(np.abs(value), initial=0.0))
+        good_enough = (error <= target * scale) & ~erratic
+        hopeless = (error <= 4.0 * floor) & ~erratic  # round-off or a kink: smaller steps do not help
+        lost = floor > 1e-6 * scale  # round-off swamps f's change: a step relative to |x| may resolve it
+        if np.all(good_enough | hopeless) and not (trial_step == alternative and np.any(lost & ~good_enough)):
             break
         try:
             trial = _along(counted, x, fx, direction, trial_step, method, levels)
@@ -252,8 +302,12 @@ def _adaptive(
             continue
         if not np.all(np.isfinite(trial[0])):
             continue
-        better = trial[1] < best[1]
+        converged_now = ~trial[3] & best[3]
+        same_kind = trial[3] == best[3]
+        closer = np.where(trial[3], trial_step < best_step, trial[1] < best[1])
+        better = converged_now | (same_kind & closer)
         best = tuple(np.where(better, t, b) for t, b in zip(trial, best))
+        best_step = np.where(better, trial_step, best_step)
     _check_finite(best[1], "a coordinate")
     return best[:2]
 
@@ -286,7 +340,7 @@ def directional(f: Callable[..., Any], x: Any, u: Any, *, method: str = "central
         return Estimate(np.zeros(fx.shape), np.zeros(fx.shape), counted.calls, np.asarray(0.0), method)
     scale = max(float(np.max(np.abs(x))) if x.size else 0.0, 1.0)
     base = float(_base_steps(np.asarray(scale, x.dtype), None, method, _LEVELS))
-    h = float(step) if step is not None else base / norm
+    h = float(_checked_step(step, np.asarray(0.0, x.dtype))) if step is not None else base / norm
     value, error = _adaptive(counted, x, fx, u, h, method, _LEVELS, adapt=step is None)
     return Estimate(value, error, counted.calls, np.asarray(h), method)
 
