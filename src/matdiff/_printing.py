@@ -532,7 +532,7 @@ class _Fresh:
 
 
 def _index_layout(node: Expr, names: list[str], fresh: _Fresh) -> tuple:
-    if node.ndim <= 2 and node.op != "einsum" and node.op != "add":
+    if node.ndim <= 2 and node.op not in ("einsum", "add", "delta", "ones", "zeros"):
         try:
             doc = _matrix_layout(node)
             return ("idx", doc, names) if names else doc
