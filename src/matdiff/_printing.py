@@ -150,15 +150,21 @@ def _spread_constant(term: Expr) -> tuple | None:
     return None
 
 
+def _negated(doc: tuple) -> tuple | None:
+    """For a product with a leading negative number, -c*rest, the product c*rest; else None."""
+    factors = _flatten_mul(doc[1])
+    if factors[0][0] != "num" or factors[0][1] >= 0:
+        return None
+    rest = factors[1:] if factors[0][1] == -1.0 else [_number(-factors[0][1])] + factors[1:]
+    return rest[0] if len(rest) == 1 else ("mul", rest)
+
+
 def _signed(term: Expr, doc: tuple) -> tuple[int, tuple]:
     """Split a leading negative number off a term, so sums print a - b, not a + -b."""
     if doc[0] == "num" and doc[1] < 0:
         return -1, _number(-doc[1])
-    if doc[0] == "mul":
-        factors = _flatten_mul(doc[1])
-        if factors[0][0] == "num" and factors[0][1] < 0:
-            rest = factors[1:] if factors[0][1] == -1.0 else [_number(-factors[0][1])] + factors[1:]
-            return -1, rest[0] if len(rest) == 1 else ("mul", rest)
+    if doc[0] == "mul" and _negated(doc) is not None:
+        return -1, _negated(doc)
     if doc[0] == "div":
         sign, numerator = _signed(term, doc[1])
         return sign, ("div", numerator, doc[2])
@@ -620,10 +626,9 @@ def _text(doc: tuple) -> tuple[str, int]:
     if kind == "t":
         return _wrap(doc[1], 5) + "'", 5
     if kind == "mul":
+        if _negated(doc) is not None:
+            return "-" + _wrap(_negated(doc), 2), 2
         factors = _flatten_mul(doc[1])
-        if factors[0][0] == "num" and factors[0][1] < 0:
-            rest = factors[1:] if factors[0][1] == -1.0 else [_number(-factors[0][1])] + factors[1:]
-            return "-" + _wrap(rest[0] if len(rest) == 1 else ("mul", rest), 2), 2
         return "*".join(_wrap(f, 2, strict=i > 0 or f[0] == "had") for i, f in enumerate(factors)), 2
     if kind == "had":
         return ".*".join(_wrap(f, 2, strict=i > 0 or f[0] != "had") for i, f in enumerate(doc[1])), 2
@@ -724,10 +729,9 @@ def _latex(doc: tuple) -> tuple[str, int]:
     if kind == "t":
         return f"{_lwrap(doc[1], 6)}^{{\\top}}", 5
     if kind == "mul":
+        if _negated(doc) is not None:
+            return "-" + _lwrap(_negated(doc), 2), 2
         factors = _flatten_mul(doc[1])
-        if factors[0][0] == "num" and factors[0][1] < 0:
-            rest = factors[1:] if factors[0][1] == -1.0 else [_number(-factors[0][1])] + factors[1:]
-            return "-" + _lwrap(rest[0] if len(rest) == 1 else ("mul", rest), 2), 2
         return r" ".join(_lwrap(f, 2, strict=i > 0 and f[0] == "num") for i, f in enumerate(factors)), 2
     if kind == "had":
         return r" \odot ".join(_lwrap(f, 2) for f in doc[1]), 2
