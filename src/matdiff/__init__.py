@@ -28,6 +28,7 @@ from ._api import evaluate, matrix, scalar, symmetric, to_latex, to_text, vector
 from ._check import CheckReport, check, check_gradient
 from ._diff import diff
 from ._errors import ArgumentError, DiffError, EvaluationError, MatdiffError, NestingError, ParseError, ShapeError
+from ._explain import Derivation, Step, explain, explain_chain, explain_limit
 from ._expr import Expr
 from ._parser import parse
 
@@ -55,6 +56,6 @@ __all__ = [
     "diff", "evaluate", "exp", "eye", "inv", "log", "logdet", "logsumexp", "matrix", "norm1", "norm2", "numeric",
     "parse", "relu", "scalar", "sigmoid", "sign", "sin", "softmax", "sqrt", "sum", "symmetric", "tan",
     "step", "tanh", "to_latex", "to_text", "tr", "trace", "transpose", "vector",
-    "CheckReport", "check", "check_gradient",
+    "CheckReport", "check", "check_gradient", "Derivation", "Step", "explain", "explain_chain", "explain_limit",
 ]  # fmt: skip
 __version__ = "0.1.0"

@@ -68,6 +68,11 @@ def _resolve(original: Expr, current: Expr, item: str | Expr) -> Expr:
 
 def derivative(expr: Expr, wrt: Expr) -> Expr:
     """d expr / d wrt, one forward-mode pass over the nodes that depend on `wrt`."""
+    return derivatives(expr, wrt)[id(expr)]
+
+
+def derivatives(expr: Expr, wrt: Expr) -> dict[int, Expr]:
+    """The derivative of every node of `expr` by `wrt`, keyed by id(node) (for md.explain)."""
     name = wrt.attrs[0]
     axes = tuple(range(wrt.ndim))
     done: dict[int, Expr] = {}
@@ -84,4 +89,4 @@ def derivative(expr: Expr, wrt: Expr) -> Expr:
                 done[id(node)] = E.zeros(node.shape + wrt.shape)
             else:
                 done[id(node)] = rule_for(node.op)(node, node.args, parts, axes)
-    return done[id(expr)]
+    return done
