@@ -6,7 +6,7 @@
 A*x + A'*x
 """
 
-from . import numeric
+from . import numeric, views
 from ._algebra import apply as _apply
 from ._algebra import (
     constant_matrix,
@@ -57,5 +57,6 @@ __all__ = [
     "parse", "relu", "scalar", "sigmoid", "sign", "sin", "softmax", "sqrt", "sum", "symmetric", "tan",
     "step", "tanh", "to_latex", "to_text", "tr", "trace", "transpose", "vector",
     "CheckReport", "check", "check_gradient", "Derivation", "Step", "explain", "explain_chain", "explain_limit",
+    "views",
 ]  # fmt: skip
 __version__ = "0.1.0"
