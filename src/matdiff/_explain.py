@@ -55,6 +55,8 @@ class Step:
         return self.by is not None and self.of.ndim + self.by.ndim <= 2
 
     def text(self) -> str:
+        if self.by is None and self.of is self.result:
+            return f"{self.rule}: {self.identity}\n    {to_text(self.of)}"
         if self.by is None:
             return f"{self.rule}: {self.identity}\n    {to_text(self.of)} = {to_text(self.result)}"
         lines = [f"{self.rule}: {self.identity}", f"    d[{to_text(self.of)}] = {to_text(self.differential)}"]
@@ -63,7 +65,9 @@ class Step:
         return "\n".join(lines)
 
     def latex(self) -> str:
-        if self.by is None:
+        if self.by is None and self.of is self.result:
+            body = to_latex(self.of)
+        elif self.by is None:
             body = rf"{to_latex(self.of)} = {to_latex(self.result)}"
         elif self._gradient_form:
             partial = rf"\frac{{\partial}}{{\partial {to_latex(self.by)}}}"
@@ -94,9 +98,9 @@ class Derivation:
     __str__ = text
 
     def markdown(self) -> str:
-        lines = [f"**{self.title}**", ""]
+        lines = [f"**`{self.title}`**", ""]
         for k, step in enumerate(self.steps, 1):
-            lines.append(f"{k}. *{step.rule}*: {step.identity}  ")
+            lines.append(f"{k}. *{step.rule}*: `{step.identity}`  ")
             lines.append(f"   ${step.latex().split(chr(92) + ';', 1)[1].strip()}$")
         lines += ["", f"**Result:** ${_latex_of(self.result)}$"]
         return "\n".join(lines)
@@ -174,7 +178,10 @@ def _rule(node: Expr, wrt: Expr) -> tuple[str, str]:
         return "transpose rule", "d(U') = (dU)'"
     if op == "pow":
         p = node.attrs[0]
-        return "power rule", f"d(U^{_number(p)}) = {_number(p)} U^{_number(p - 1)} dU"
+        power = "" if p - 1 == 1 else f"^{_number(p - 1)}" if p - 1 >= 0 else f"^({_number(p - 1)})"
+        base = "" if p - 1 == 0 else f" U{power}"
+        factor = {1.0: "", -1.0: "-"}.get(p, _number(p) + " ")
+        return "power rule", f"d(U^{_number(p)}) = {factor}{base.strip()} dU"
     if op in _ELEMENTWISE_IDENTITIES:
         return f"chain rule ({op})", f"d {op}(U) = {op}'(U) .* dU, {_ELEMENTWISE_IDENTITIES[op]}"
     if op in _MATRIX_IDENTITIES:
@@ -203,7 +210,7 @@ def _product_rule_name(node: Expr, wrt: Expr) -> tuple[str, str]:
     if not out and len(wrt_leaf) == 1 and len(dependent) == 1 and wrt.ndim:
         return "identity (linear form)", f"d/d{to_text(wrt)} <G, {to_text(wrt)}> = G"
     if not out and len(wrt_leaf) == 2 and len(dependent) == 2 and len(node.args) == 3 and wrt.ndim == 1:
-        return "identity (quadratic form)", "d(x'Ax)/dx = (A + A')x"
+        return "identity (quadratic form)", "d(x'Mx)/dx = (M + M')x"
     if len(dependent) >= 2:
         return "product rule", "d(U V) = dU V + U dV"
     if len(node.args) == 2 and any(a.ndim == 0 and not _depends(a, wrt) for a in node.args):
@@ -319,7 +326,6 @@ def explain_chain(f: Expr | str, inner: Mapping[str, Expr | str], *wrt: str, **k
     outer = [[simplify(_d(f, n)) for n in names]]
     jacobian = [[simplify(_d(pieces[n], w)) for w in wrt] for n in names]
     product = [[E.add([A.matmul(outer[0][k], jacobian[k][j]) for k in range(len(names))]) for j in range(len(wrt))]]
-    substituted = [[_substitute(entry, pieces) for entry in product[0]]]
     composed = _substitute(f, pieces)
     direct = [simplify(_d(composed, w)) for w in wrt]
     steps = []
@@ -331,21 +337,23 @@ def explain_chain(f: Expr | str, inner: Mapping[str, Expr | str], *wrt: str, **k
             steps.append(Step(rule, f"{n} = {to_text(pieces[n])}", pieces[n], jacobian[k][j], wvar))
     for k, n in enumerate(names):
         steps.append(Step(f"partial derivative df/d{n}", f"f = {to_text(f)}", f, outer[0][k], _find(f, n)))
+    jacobians = (
+        f"df/dx = [{', '.join(to_text(e) for e in outer[0])}], dx/d({w_vec}) = ["
+        + "; ".join(", ".join(to_text(e) for e in row) for row in jacobian)
+        + "]"
+    )
     for j, w in enumerate(wrt):
         wvar = _find(composed, w) or E.var(w, "scalar")
-        steps.append(
-            Step(
-                "chain rule",
-                f"df/d{w} = sum_k df/dx_k dx_k/d{w}: (1 x {len(names)}) times ({len(names)} x {len(wrt)})",
-                composed,
-                substituted[0][j],
-                wvar,
-            )
+        rule = (
+            f"df/d{w} = sum_k df/dx_k dx_k/d{w}: the Jacobians multiplied, "
+            f"(1 x {len(names)}) times ({len(names)} x {len(wrt)}), {jacobians}"
         )
-        note = f"the same derivative, with ({x_vec}) written in ({w_vec})"
-        steps.append(Step("simplify", note, composed, direct[j], wvar))
+        steps.append(Step("chain rule", rule, composed, simplify(product[0][j]), wvar))
+        note = f"write ({x_vec}) in ({w_vec}) and simplify"
+        steps.append(Step("substitute", note, composed, direct[j], wvar))
     result = direct[0] if len(wrt) == 1 else tuple(direct)
-    return Derivation(f"df/d({w_vec}) with f = {to_text(f)}, ({x_vec}) = ({w_vec})-dependent", tuple(steps), result)
+    title = f"df/d({w_vec}) for f = {to_text(f)} with " + ", ".join(f"{n} = {to_text(pieces[n])}" for n in names)
+    return Derivation(title, tuple(steps), result)
 
 
 def _d(expr: Expr, name: str) -> Expr:

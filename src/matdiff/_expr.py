@@ -118,7 +118,7 @@ def var(name: str, kind: str, shape: tuple[Dim, ...] | None = None) -> Expr:
             if isinstance(shape[0], int) and isinstance(shape[1], int):
                 raise ShapeError(f"symmetric {name} must be square, got {shape}")
     for axis, dim in enumerate(shape):
-        if isinstance(dim, str):
+        if isinstance(dim, str) and dim.endswith("_" + name):  # only sizes named after this variable
             _DIM_OWNERS[dim] = (name, kind, axis)
     return Expr("var", (), (name, kind), shape)
 
