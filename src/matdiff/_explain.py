@@ -208,9 +208,12 @@ def _product_rule_name(node: Expr, wrt: Expr) -> tuple[str, str]:
         return "quotient rule", "d(U/V) = (dU V - U dV)/V^2"
     wrt_leaf = [a for a in node.args if a is wrt]
     if not out and len(wrt_leaf) == 1 and len(dependent) == 1 and wrt.ndim:
-        return "identity (linear form)", f"d/d{to_text(wrt)} <G, {to_text(wrt)}> = G"
+        x = to_text(wrt)
+        return "identity (linear form)", f"f = {to_text(node)} is linear in {x}, f = <G, {x}>, so df/d{x} = G"
     if not out and len(wrt_leaf) == 2 and len(dependent) == 2 and len(node.args) == 3 and wrt.ndim == 1:
-        return "identity (quadratic form)", "d(x'Mx)/dx = (M + M')x"
+        x = to_text(wrt)
+        form = f"f = {to_text(node)} is a quadratic form {x}'M{x}"
+        return "identity (quadratic form)", f"{form}, so df/d{x} = (M + M'){x}"
     if len(dependent) >= 2:
         return "product rule", "d(U V) = dU V + U dV"
     if len(node.args) == 2 and any(a.ndim == 0 and not _depends(a, wrt) for a in node.args):
