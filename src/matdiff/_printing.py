@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import dataclasses
 from collections import Counter
+from contextvars import ContextVar
 from dataclasses import dataclass
 
 from . import _expr as E
@@ -49,18 +50,38 @@ class Factor:
         return Factor(("t", self.doc), flipped, alone=alone)
 
 
+_OWNERS: ContextVar[dict | None] = ContextVar("size_owners", default=None)
+
+
 def layout(node: Expr) -> tuple:
     """Matrix notation where every product has one, index notation otherwise."""
-    if node.ndim <= 2:
-        try:
-            return _matrix_layout(node)
-        except NoMatrixForm:
-            pass
-    names = list(INDEX_NAMES[: node.ndim])
+    token = _OWNERS.set(_local_owners(node))
     try:
-        return ("eq", names, _index_layout(node, names, _Fresh(names)))
-    except NoMatrixForm:
-        return ("eq", names, _einsum_layout(node, names))
+        if node.ndim <= 2:
+            try:
+                return _matrix_layout(node)
+            except NoMatrixForm:
+                pass
+        names = list(INDEX_NAMES[: node.ndim])
+        try:
+            return ("eq", names, _index_layout(node, names, _Fresh(names)))
+        except NoMatrixForm:
+            return ("eq", names, _einsum_layout(node, names))
+    finally:
+        _OWNERS.reset(token)
+
+
+def _local_owners(root: Expr) -> dict:
+    """The variables of the expression itself that own sizes: preferred as witnesses, so the
+    printed text does not depend on which variables were created elsewhere."""
+    owners = {}
+    for node in postorder([root]):
+        if node.op == "var":
+            name, kind = node.attrs
+            for axis, dim in enumerate(node.shape):
+                if isinstance(dim, str) and dim.endswith("_" + name):
+                    owners.setdefault(dim, (name, kind, axis))
+    return owners
 
 
 def _matrix_layout(root: Expr) -> tuple:
@@ -73,7 +94,7 @@ def _matrix_layout(root: Expr) -> tuple:
 def _size_witness(dim) -> tuple | None:
     """A ones vector of size `dim` written with the variable that owns the size (x.^0), so that
     printed text keeps sizes that nothing else in it fixes."""
-    owner = dim_owner(dim)
+    owner = (_OWNERS.get() or {}).get(dim) or dim_owner(dim)
     if owner is None:
         return None
     name, kind, axis = owner
