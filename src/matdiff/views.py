@@ -151,14 +151,7 @@ def flatten(
     `values`; an array (already evaluated) is accepted as it is.
     """
     _check_order(order)
-    if isinstance(D, Expr):
-        if values is None:
-            raise ArgumentError("flatten needs values to evaluate the derivative")
-        array = np.asarray(D.evaluate(values))  # type: ignore[attr-defined]
-    elif isinstance(D, np.ndarray):
-        array = D
-    else:
-        raise ArgumentError(f"flatten needs a matdiff expression or a NumPy array, got {type(D).__name__}")
+    array = _as_array(D, values, "flatten")
     _check_out_ndim(out_ndim, array.ndim)
     rows = math.prod(array.shape[:out_ndim])
     cols = math.prod(array.shape[out_ndim:])
@@ -400,14 +393,18 @@ def slice_value(
     For f = A*x, ``slice_value(md.diff(f, "A"), i, 1, values)`` is the matrix whose row i is x and whose
     other rows are zero.
     """
-    if isinstance(D, Expr):
-        if values is None:
-            raise ArgumentError("slice_value needs values to evaluate the derivative")
-        array = np.asarray(D.evaluate(values))  # type: ignore[attr-defined]
-    elif isinstance(D, np.ndarray):
-        array = D
-    else:
-        raise ArgumentError(f"slice_value needs a matdiff expression or a NumPy array, got {type(D).__name__}")
+    array = _as_array(D, values, "slice_value")
     _check_out_ndim(out_ndim, array.ndim)
     fixed = _check_index(index, out_ndim, array.shape[:out_ndim])
     return array[fixed]
+
+
+def _as_array(D: Any, values: Mapping[str, Any] | None, what: str) -> np.ndarray:
+    """A derivative as an array: an expression evaluated at `values`, or an array as it is."""
+    if isinstance(D, Expr):
+        if values is None:
+            raise ArgumentError(f"{what} needs values to evaluate the derivative")
+        return np.asarray(D.evaluate(values))  # type: ignore[attr-defined]
+    if isinstance(D, np.ndarray):
+        return D
+    raise ArgumentError(f"{what} needs a matdiff expression or a NumPy array, got {type(D).__name__}")
