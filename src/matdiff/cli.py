@@ -1,0 +1,427 @@
+"""The `matdiff` command: derivatives, checks and step-by-step derivations from a terminal.
+
+    matdiff diff "a'*inv(X)*b" --wrt X          # the derivative, its shape and the variables' kinds
+    matdiff "a'*inv(X)*b" --wrt X               # the same: diff is the default command
+    matdiff check "logdet(X)" --wrt X           # compare with a numerical derivative
+    matdiff explain "x'*A*x" --wrt x            # the rules, one step at a time
+
+Exit codes: 0 on success, 1 for an error in the input (any md.MatdiffError) or a failed check, 2 for a
+usage error (an unknown option, a missing argument). With --json, stdout carries one JSON object, also
+for an error in the input ({"error": {...}}), and nothing else.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import sys
+from collections.abc import Sequence
+from enum import Enum
+from typing import Annotated, Any, NoReturn
+
+import typer
+from rich.console import Console
+from rich.text import Text
+
+import matdiff as md
+
+COMMANDS = ("diff", "check", "explain")
+"""The subcommands; a first argument that is none of these (nor a top-level option) means `diff`."""
+
+_TOP_LEVEL = ("--help", "--version", "--install-completion", "--show-completion")
+
+EXAMPLES = """[bold]Examples[/bold]
+
+  matdiff diff "a'*inv(X)*b" --wrt X
+  matdiff diff "x'*A*x" --wrt x --order 2
+  matdiff diff "x1^2*x2 + x1*x2^3" --wrt x1 --kind x1=scalar,x2=scalar
+  matdiff diff "x'*a" --wrt x --layout numerator
+  matdiff diff "logdet(X)" --wrt X --latex --steps --check
+  matdiff diff "sum(log(1+exp(-y.*(X*w))))" --wrt w --json
+  matdiff check "x'*S*x" --wrt x --kind S=symmetric
+  matdiff explain "a'*inv(X)*b" --wrt X --markdown
+
+The syntax is MatrixCalculus.org's: ' transposes, * is the matrix product, .* and ./ are element-wise.
+Undeclared names are matrices (upper-case initial) or vectors (lower-case). Quote the expression."""
+
+app = typer.Typer(
+    name="matdiff",
+    epilog=EXAMPLES,
+    no_args_is_help=True,
+    add_completion=False,
+    rich_markup_mode="rich",
+    pretty_exceptions_show_locals=False,
+)
+
+# An expression may start with "-" ("-logdet(X)"): commands pass options they do not know through as
+# arguments, so it reaches EXPR instead of failing as an unknown option. A misspelt option still fails,
+# as an unexpected extra argument (exit code 2).
+_COMMAND_SETTINGS = {"ignore_unknown_options": True}
+
+
+class Layout(str, Enum):
+    gradient = "gradient"
+    numerator = "numerator"
+
+
+# Options shared by the commands -------------------------------------------------------------------
+
+
+def _parse_kinds(values: list[str] | None) -> list[str]:
+    for item in _kind_items(values or []):
+        name, sep, kind = item.partition("=")
+        if not sep or not name.strip() or not kind.strip():
+            raise typer.BadParameter(f"expected NAME=KIND, like a=vector or X=symmetric, got {item!r}")
+    return values or []
+
+
+def _kind_items(values: Sequence[str]) -> list[str]:
+    return [item.strip() for value in values for item in value.split(",") if item.strip()]
+
+
+def _kinds(values: Sequence[str]) -> dict[str, str]:
+    pairs = (item.split("=", 1) for item in _kind_items(values))
+    return {name.strip(): kind.strip() for name, kind in pairs}
+
+
+ExprArg = Annotated[
+    str,
+    typer.Argument(
+        metavar="EXPR",
+        help='The expression, quoted: "a\'*inv(X)*b".',
+        show_default=False,
+    ),
+]
+WrtOpt = Annotated[
+    list[str] | None,
+    typer.Option(
+        "--wrt",
+        metavar="NAME",
+        help="Variable to differentiate by; repeat for a higher derivative (--wrt x --wrt x). "
+        "May be left out when the expression has one variable.",
+        show_default=False,
+    ),
+]
+OrderOpt = Annotated[
+    int,
+    typer.Option("--order", min=1, help="Order of the derivative by the single --wrt variable (2: the Hessian)."),
+]
+KindOpt = Annotated[
+    list[str] | None,
+    typer.Option(
+        "--kind",
+        metavar="NAME=KIND",
+        callback=_parse_kinds,
+        help="Declare kinds: scalar, vector, matrix or symmetric. Comma-separated or repeated: "
+        "--kind a=vector,X=matrix.",
+        show_default=False,
+    ),
+]
+SeedOpt = Annotated[
+    int | None,
+    typer.Option("--seed", help="Seed for the random values of the check (the report prints the one it used)."),
+]
+JsonOpt = Annotated[bool, typer.Option("--json", help="Print one JSON object instead of text.")]
+
+
+# Output ---------------------------------------------------------------------------------------------
+
+
+def _console(stderr: bool = False) -> Console:
+    # No markup, no highlighting, no wrapping: expressions, LaTeX and carets print exactly as they are
+    # (a tab shows as one space, so that a caret stays under its character).
+    return Console(stderr=stderr, markup=False, highlight=False, emoji=False, soft_wrap=True, tab_size=1)
+
+
+def _line(console: Console, label: str, value: str, width: int) -> None:
+    console.print(Text.assemble((f"{label}:".ljust(width + 2), "bold"), value))
+
+
+def _fail(error: md.MatdiffError, as_json: bool) -> NoReturn:
+    if as_json:
+        detail: dict[str, Any] = {"type": type(error).__name__, "message": str(error)}
+        if isinstance(error, md.ParseError):
+            detail.update(reason=error.reason, position=error.position)
+        print(json.dumps({"error": detail}, indent=2))
+    _console(stderr=True).print(Text.assemble(("error: ", "bold red"), str(error)))
+    raise typer.Exit(1)
+
+
+def _number(value: Any) -> float | None:
+    value = float(value)
+    return value if math.isfinite(value) else None  # JSON has no NaN or infinity
+
+
+def _shape(expr: md.Expr) -> str:
+    dims = [str(d) for d in expr.dims]
+    if not dims:
+        return "scalar"
+    if expr.kind == "row":
+        return f"1 x {dims[0]} (row vector)"
+    what = {1: "vector", 2: "matrix"}.get(len(dims), f"{len(dims)}-D tensor")
+    return f"{' x '.join(dims)} ({what})"
+
+
+def _variables_text(variables: dict[str, str]) -> str:
+    return ", ".join(f"{name} {kind}" for name, kind in variables.items()) or "none"
+
+
+def _label(wrt: Sequence[str]) -> str:
+    return " ".join(f"d/d{name}" for name in wrt)
+
+
+def _check_json(report: md.CheckReport) -> dict[str, Any]:
+    return {
+        "passed": bool(report),
+        "max_rel_error": _number(report.max_rel_error),
+        "tolerance": _number(report.tolerance),
+        "worst_index": [int(i) for i in report.worst_index],
+        "worst_symbolic": _number(report.worst_symbolic),
+        "worst_numeric": _number(report.worst_numeric),
+        "reason": report.reason,
+        "reference": report.reference,
+        "shape": [int(n) for n in report.shape],
+        "evaluations": int(report.evaluations),
+        "seed": report.seed,
+        "report": str(report),
+    }
+
+
+def _steps_json(derivation: md.Derivation) -> dict[str, Any]:
+    result = derivation.result
+    return {
+        "title": derivation.title,
+        "steps": [
+            {
+                "rule": step.rule,
+                "identity": step.identity,
+                "of": str(step.of),
+                "by": None if step.by is None else str(step.by),
+                "result": str(step.result),
+                "latex": step.latex(),
+            }
+            for step in derivation.steps
+        ],
+        "result": str(result) if isinstance(result, md.Expr) else [str(r) for r in result],
+        "text": derivation.text(),
+        "markdown": derivation.markdown(),
+    }
+
+
+def _print_report(console: Console, report: md.CheckReport) -> None:
+    first, _, rest = str(report).partition("\n")
+    verdict, _, title = first.partition(":")
+    console.print(Text.assemble((verdict, "bold green" if report else "bold red"), ":" + title))
+    if rest:
+        console.print(Text(rest))
+
+
+# Work shared by the commands ------------------------------------------------------------------------
+
+
+def _variables_to_use(expr: md.Expr, wrt: list[str] | None, order: int) -> list[str]:
+    names = list(wrt or [])
+    if not names:
+        variables = list(expr.variables)
+        if len(variables) != 1:
+            found = ", ".join(variables) or "none"
+            message = f"say which variable to differentiate by (the expression has {found})"
+            raise typer.BadParameter(message, param_hint="'--wrt'")
+        names = variables
+    if order > 1:
+        if len(names) != 1:
+            raise typer.BadParameter("--order needs a single --wrt variable", param_hint="'--order'")
+        names = names * order
+    return names
+
+
+def _parse(expression: str, kind: Sequence[str], as_json: bool) -> md.Expr:
+    try:
+        return md.parse(expression, **_kinds(kind))
+    except md.MatdiffError as error:
+        _fail(error, as_json)
+
+
+# Commands -------------------------------------------------------------------------------------------
+
+
+@app.command(context_settings=_COMMAND_SETTINGS, epilog=EXAMPLES)
+def diff(
+    expression: ExprArg,
+    wrt: WrtOpt = None,
+    order: OrderOpt = 1,
+    kind: KindOpt = None,
+    layout: Annotated[
+        Layout,
+        typer.Option(
+            "--layout",
+            case_sensitive=False,
+            help="gradient: d(x'a)/dx is the column a (the Matrix Cookbook's). "
+            "numerator: it is the row a' (the lecture's).",
+        ),
+    ] = Layout.gradient,
+    latex: Annotated[bool, typer.Option("--latex", help="Also print the derivative as LaTeX.")] = False,
+    steps: Annotated[bool, typer.Option("--steps", help="Show the derivation, one named rule per step.")] = False,
+    check: Annotated[
+        bool,
+        typer.Option("--check", help="Compare with a numerical derivative at random values; exit 1 if it fails."),
+    ] = False,
+    seed: SeedOpt = None,
+    as_json: JsonOpt = False,
+    quiet: Annotated[
+        bool, typer.Option("--quiet", help="Print only the derivative (its LaTeX with --latex), for scripts.")
+    ] = False,
+) -> None:
+    """Differentiate EXPR: print the derivative, its shape and the variables with their kinds.
+
+    The derivative of F by X has the shape F.shape + X.shape: entry (i,j,k,l) is dF_ij/dX_kl.
+    Where no matrix form exists, it is printed in index notation.
+    """
+    expr = _parse(expression, kind or [], as_json)
+    names = _variables_to_use(expr, wrt, order)
+    try:
+        derivative = md.views.derivative(expr, *names, layout=layout.value)
+        text, tex, shape = str(derivative), derivative.to_latex(), _shape(derivative)
+        derivation = md.explain(expr, *names) if steps else None
+        report = md.check(expr, *names, seed=seed) if check else None
+    except md.MatdiffError as error:
+        _fail(error, as_json)
+    if as_json:
+        result: dict[str, Any] = {
+            "expression": str(expr),
+            "input": expression,
+            "variables": expr.variables,
+            "wrt": names,
+            "layout": layout.value,
+            "derivative": text,
+            "latex": tex,
+            "shape": [d if isinstance(d, int) else str(d) for d in derivative.dims],
+            "shape_text": shape,
+            "kind": derivative.kind,
+        }
+        if derivation is not None:
+            result["steps"] = _steps_json(derivation)
+        if report is not None:
+            result["check"] = _check_json(report)
+        print(json.dumps(result, indent=2))
+    else:
+        console = _console()
+        if quiet:
+            console.print(Text(tex if latex else text))
+        else:
+            label = _label(names)
+            width = max(len(label), len("expression"))
+            _line(console, "expression", str(expr), width)
+            _line(console, "variables", _variables_text(expr.variables), width)
+            _line(console, label, text, width)
+            if latex:
+                _line(console, "latex", tex, width)
+            _line(console, "shape", shape, width)
+            if layout is Layout.numerator:
+                _line(console, "layout", "numerator", width)
+        if derivation is not None:
+            console.print()
+            console.print(Text(derivation.text()))
+        if report is not None:
+            console.print()
+            _print_report(console, report)
+    if report is not None and not report:
+        raise typer.Exit(1)
+
+
+@app.command(context_settings=_COMMAND_SETTINGS, epilog=EXAMPLES)
+def check(
+    expression: ExprArg,
+    wrt: WrtOpt = None,
+    order: OrderOpt = 1,
+    kind: KindOpt = None,
+    seed: SeedOpt = None,
+    rtol: Annotated[
+        float | None,
+        typer.Option("--rtol", min=0.0, help="Relative tolerance (default: 1e-7 for float64)."),
+    ] = None,
+    as_json: JsonOpt = False,
+) -> None:
+    """Check the derivative of EXPR against a numerical one (md.check); exit 1 if they differ.
+
+    Random values respect kinds and domains: symmetric for symmetric variables,
+    positive definite inside logdet/inv/det, positive inside log/sqrt.
+    The report names the worst entry, the largest relative error, the tolerance and the seed (--seed).
+    """
+    expr = _parse(expression, kind or [], as_json)
+    names = _variables_to_use(expr, wrt, order)
+    try:
+        report = md.check(expr, *names, seed=seed, rtol=rtol)
+    except md.MatdiffError as error:
+        _fail(error, as_json)
+    if as_json:
+        data = {"expression": str(expr), "wrt": names, "derivative": report.derivative, **_check_json(report)}
+        print(json.dumps(data, indent=2))
+    else:
+        _print_report(_console(), report)
+    if not report:
+        raise typer.Exit(1)
+
+
+@app.command(context_settings=_COMMAND_SETTINGS, epilog=EXAMPLES)
+def explain(
+    expression: ExprArg,
+    wrt: WrtOpt = None,
+    order: OrderOpt = 1,
+    kind: KindOpt = None,
+    markdown: Annotated[bool, typer.Option("--markdown", help="Print Markdown with $...$ mathematics.")] = False,
+    latex: Annotated[bool, typer.Option("--latex", help="Print a LaTeX aligned environment.")] = False,
+    as_json: JsonOpt = False,
+) -> None:
+    """Derive EXPR step by step (md.explain): each step names its rule (sum, product, chain, an identity).
+
+    Every step is an expression that evaluates; the steps run from the outside in.
+    """
+    if sum((markdown, latex, as_json)) > 1:
+        raise typer.BadParameter("choose one of --markdown, --latex and --json", param_hint="'--markdown'")
+    expr = _parse(expression, kind or [], as_json)
+    names = _variables_to_use(expr, wrt, order)
+    try:
+        derivation = md.explain(expr, *names)
+        output = derivation.markdown() if markdown else derivation.latex() if latex else derivation.text()
+        data = _steps_json(derivation) if as_json else None
+    except md.MatdiffError as error:
+        _fail(error, as_json)
+    if data is not None:
+        print(json.dumps({"expression": str(expr), "wrt": names, **data}, indent=2))
+    else:
+        _console().print(Text(output))
+
+
+def _version(value: bool) -> None:
+    if value:
+        print(f"matdiff {md.__version__}")
+        raise typer.Exit()
+
+
+@app.callback()
+def _main(
+    version: Annotated[
+        bool, typer.Option("--version", callback=_version, is_eager=True, help="Print the version and exit.")
+    ] = False,
+) -> None:
+    """Symbolic matrix calculus: derivatives of scalar, vector and matrix expressions, of any order.
+
+    [bold]matdiff EXPR --wrt X[/bold] is short for [bold]matdiff diff EXPR --wrt X[/bold].
+    """
+
+
+def main(argv: Sequence[str] | None = None, prog_name: str = "matdiff") -> None:
+    """Run the command line on `argv` (default: sys.argv[1:]); exits with the command's exit code.
+
+    When the first argument is not a command (diff, check, explain) nor a top-level option, `diff` is
+    meant: `matdiff "x'*A*x" --wrt x` is `matdiff diff "x'*A*x" --wrt x`.
+    """
+    args = list(sys.argv[1:] if argv is None else argv)
+    if args and args[0] not in COMMANDS and args[0] not in _TOP_LEVEL:
+        args.insert(0, "diff")
+    app(args=args, prog_name=prog_name)
+
+
+if __name__ == "__main__":
+    main()

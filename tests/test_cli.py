@@ -1,0 +1,229 @@
+"""The `matdiff` command line, run as the installed command in a subprocess.
+
+Printed derivatives are parsed back and evaluated: they must equal md.diff's value (and, for the first
+example, central differences of plain evaluation), so the tests do not depend on how a derivative is
+spelled. Exit codes: 0 on success, 1 for bad input, 2 for bad usage.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import os
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+import matdiff as md
+
+from .helpers import central_difference, random_values
+
+ENV = {k: v for k, v in os.environ.items() if k not in ("FORCE_COLOR", "CLICOLOR_FORCE", "TTY_COMPATIBLE")}
+ENV.update(NO_COLOR="1", TERM="dumb", COLUMNS="100")
+
+
+def run(*args: str, command: list[str] | None = None) -> subprocess.CompletedProcess:
+    base = command or [sys.executable, "-m", "matdiff"]
+    return subprocess.run([*base, *args], capture_output=True, text=True, env=ENV, timeout=60)
+
+
+def fields(stdout: str) -> dict[str, str]:
+    """The 'label: value' lines of `matdiff diff`'s output."""
+    found = {}
+    for line in stdout.splitlines():
+        label, sep, value = line.partition(": ")
+        if sep and label:
+            found.setdefault(label.strip(), value.strip())
+    return found
+
+
+def assert_same_derivative(printed: str, expression: str, wrt: list[str], kinds: dict[str, str] | None = None):
+    """`printed` parses back and evaluates to md.diff's value at random values."""
+    f = md.parse(expression, **(kinds or {}))
+    expected = md.diff(f, *wrt)
+    values = random_values(f.variables, np.random.default_rng(0), n=3, spd=True)
+    got = md.parse(printed, **f.variables).evaluate(values)
+    np.testing.assert_allclose(got, expected.evaluate(values), rtol=1e-10, atol=1e-12)
+    return values
+
+
+def installed_script() -> str | None:
+    beside = Path(sys.executable).parent / ("matdiff.exe" if os.name == "nt" else "matdiff")
+    return str(beside) if beside.exists() else shutil.which("matdiff")
+
+
+# diff -----------------------------------------------------------------------------------------------
+
+
+def test_diff_prints_the_derivative_its_shape_and_the_variables():
+    result = run("diff", "a'*inv(X)*b", "--wrt", "X")
+    assert result.returncode == 0, result.stderr
+    out = fields(result.stdout)
+    values = assert_same_derivative(out["d/dX"], "a'*inv(X)*b", ["X"])
+    f = md.parse("a'*inv(X)*b")
+    reference = central_difference(lambda v: f.evaluate(v), values, "X")
+    np.testing.assert_allclose(md.parse(out["d/dX"]).evaluate(values), reference, rtol=1e-6, atol=1e-8)
+    assert out["shape"].startswith(" x ".join(md.diff(f, "X").dims))
+    assert out["variables"] == "X matrix, a vector, b vector"
+    assert out["expression"] == str(f)
+
+
+def test_diff_is_the_default_command_as_in_the_readme_quick_start():
+    explicit = run("diff", "a'*inv(X)*b", "--wrt", "X")
+    short = run("a'*inv(X)*b", "--wrt", "X")
+    assert short.returncode == 0 and short.stdout == explicit.stdout
+
+
+def test_the_console_script_is_installed_and_runs():
+    script = installed_script()
+    if script is None:
+        pytest.skip("the matdiff console script is not installed")
+    result = run("diff", "x'*A*x", "--wrt", "x", "--quiet", command=[script])
+    assert result.returncode == 0, result.stderr
+    assert_same_derivative(result.stdout.strip(), "x'*A*x", ["x"])
+
+
+@pytest.mark.parametrize(
+    ("expression", "options", "wrt", "kinds"),
+    [
+        ("x'*A*x", ["--wrt", "x", "--order", "2"], ["x", "x"], {}),
+        ("x'*A*x", ["--wrt", "x", "--wrt", "x"], ["x", "x"], {}),
+        ("sum(log(1+exp(-y.*(X*w))))", ["--wrt", "w"], ["w"], {}),
+        ("x1^2*x2 + x1*x2^3", ["--wrt", "x1", "--kind", "x1=scalar", "--kind", "x2=scalar"], ["x1"], None),
+        ("x1^2*x2 + x1*x2^3", ["--wrt", "x2", "--kind", "x1=scalar,x2=scalar"], ["x2"], None),
+        ("-logdet(X)", ["--wrt", "X"], ["X"], {}),  # an expression that starts with "-"
+    ],
+)
+def test_diff_options_give_md_diffs_derivative(expression, options, wrt, kinds):
+    result = run("diff", expression, *options, "--quiet")
+    assert result.returncode == 0, result.stderr
+    kinds = {"x1": "scalar", "x2": "scalar"} if kinds is None else kinds
+    assert_same_derivative(result.stdout.strip(), expression, wrt, kinds)
+
+
+def test_numerator_layout_prints_a_row():
+    result = run("diff", "x'*a", "--wrt", "x", "--layout", "numerator", "--latex")
+    assert result.returncode == 0, result.stderr
+    out = fields(result.stdout)
+    assert out["d/dx"].endswith("'")
+    assert out["d/dx"] == md.views.derivative_text("x'*a", "x", layout="numerator")
+    assert out["latex"] == md.views.derivative_latex("x'*a", "x", layout="numerator")
+    assert out["shape"].startswith("1 x ")
+    assert_same_derivative(out["d/dx"], "x'*a", ["x"])  # a row evaluates to the same numbers
+
+
+def test_steps_name_the_rules_and_check_passes():
+    result = run("diff", "a'*inv(X)*b", "--wrt", "X", "--steps", "--check", "--seed", "7")
+    assert result.returncode == 0, result.stderr
+    derivation = md.explain("a'*inv(X)*b", "X")
+    assert derivation.text() in result.stdout
+    for step in derivation.steps:
+        assert step.rule in result.stdout
+    assert "\nPASS: d/dX of a'*inv(X)*b" in result.stdout
+    assert "seed 7" in result.stdout
+
+
+def test_json_output():
+    result = run("diff", "a'*inv(X)*b", "--wrt", "X", "--json", "--steps", "--check", "--kind", "a=vector")
+    assert result.returncode == 0, result.stderr
+    data = json.loads(result.stdout)
+    f = md.parse("a'*inv(X)*b")
+    D = md.diff(f, "X")
+    assert data["expression"] == str(f) and data["input"] == "a'*inv(X)*b"
+    assert data["variables"] == f.variables and data["wrt"] == ["X"]
+    assert data["shape"] == list(D.dims) and data["latex"] == D.to_latex()
+    assert_same_derivative(data["derivative"], "a'*inv(X)*b", ["X"])
+    assert [s["rule"] for s in data["steps"]["steps"]] == [s.rule for s in md.explain(f, "X").steps]
+    assert data["check"]["passed"] is True and isinstance(data["check"]["seed"], int)
+
+
+# check and explain ----------------------------------------------------------------------------------
+
+
+def test_check_command():
+    result = run("check", "x'*S*x", "--wrt", "x", "--kind", "S=symmetric", "--json")
+    assert result.returncode == 0, result.stderr
+    data = json.loads(result.stdout)
+    assert data["passed"] is True and data["wrt"] == ["x"]
+    assert data["report"].startswith("PASS: d/dx of x'*S*x")
+    assert_same_derivative(data["derivative"], "x'*S*x", ["x"], {"S": "symmetric"})
+
+
+@pytest.mark.parametrize("form", ["text", "markdown", "latex"])
+def test_explain_command_prints_md_explain(form):
+    derivation = md.explain("x'*A*x", "x", "x")
+    options = [] if form == "text" else [f"--{form}"]
+    result = run("explain", "x'*A*x", "--wrt", "x", "--order", "2", *options)
+    assert result.returncode == 0, result.stderr
+    assert result.stdout == getattr(derivation, form)() + "\n"
+
+
+def test_a_failed_check_exits_with_1(monkeypatch):
+    """In process, with md.check made to fail: no correct derivative fails it from the command line."""
+    from typer.testing import CliRunner
+
+    from matdiff import cli
+
+    real_check = md.check
+    monkeypatch.setattr(md, "check", lambda *a, **k: dataclasses.replace(real_check(*a, **k), passed=False))
+    for args in (["diff", "x'*A*x", "--wrt", "x", "--check"], ["check", "x'*A*x", "--wrt", "x"]):
+        result = CliRunner().invoke(cli.app, args)
+        assert result.exit_code == 1 and "FAIL: d/dx of x'*A*x" in result.output
+
+
+# errors -----------------------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("expression", ["a'*+*b", "sin(x", "x\t+*y"])
+def test_parse_error_shows_a_caret_under_the_input(expression):
+    with pytest.raises(md.ParseError) as caught:
+        md.parse(expression)
+    result = run("diff", expression, "--wrt", "x")
+    assert result.returncode == 1
+    assert result.stdout == ""
+    lines = result.stderr.splitlines()
+    assert lines[0].startswith("error: ") and lines[0].endswith(f"at position {caught.value.position}")
+    shown, caret = lines[1], lines[2]
+    assert shown == "    " + expression.replace("\t", " ")  # a tab shows as one space
+    assert caret.strip() == "^" and caret.index("^") == 4 + caught.value.position
+
+
+def test_errors_print_the_message_unchanged_and_as_json():
+    with pytest.raises(md.ShapeError) as caught:
+        md.parse("x*y")
+    result = run("diff", "x*y", "--wrt", "x")
+    assert (result.returncode, result.stderr) == (1, f"error: {caught.value}\n")
+    result = run("diff", "a'*+*b", "--wrt", "X", "--json")
+    assert result.returncode == 1
+    error = json.loads(result.stdout)["error"]
+    assert error["type"] == "ParseError" and error["position"] == 4
+
+
+@pytest.mark.parametrize(
+    "args",
+    [
+        ["diff", "x'*a", "--wrt", "x", "--layout", "sideways"],  # not a layout
+        ["diff", "x'*a", "--kind", "a"],  # not NAME=KIND
+        ["diff", "x'*A*x"],  # two variables and no --wrt
+        ["diff", "x'*x", "--wrt", "x", "--wrt", "x", "--order", "2"],
+    ],
+)
+def test_usage_errors_exit_with_2(args):
+    result = run(*args)
+    assert result.returncode == 2
+    assert result.stdout == "" and "Usage:" in result.stderr
+
+
+def test_help_is_useful():
+    top = run("--help")
+    assert top.returncode == 0
+    for word in ("diff", "check", "explain", "Examples", "--wrt X"):
+        assert word in top.stdout
+    sub = run("diff", "--help")
+    assert sub.returncode == 0
+    for word in ("--wrt", "--order", "--kind", "--layout", "--latex", "--steps", "--check", "--json", "numerator"):
+        assert word in sub.stdout
