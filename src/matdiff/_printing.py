@@ -739,6 +739,8 @@ def to_latex(node: Expr) -> str:
 
 
 def _latex_name(name: str) -> str:
+    if len(name) == 2 and name[0] == "d" and name[1].isalpha():  # a differential: dX, spaced from what follows
+        return rf"\mathrm{{d}}{name[1]}\,"
     stem = name.rstrip("0123456789")
     digits = name[len(stem) :]
     if "_" in stem:

@@ -4,6 +4,7 @@
     matdiff "a'*inv(X)*b" --wrt X               # the same: diff is the default command
     matdiff check "logdet(X)" --wrt X           # compare with a numerical derivative
     matdiff explain "x'*A*x" --wrt x            # the rules, one step at a time
+    matdiff serve                               # the web page at http://127.0.0.1:8000/
 
 Exit codes: 0 on success, 1 for an error in the input (any md.MatdiffError) or a failed check, 2 for a
 usage error (an unknown option, a missing argument). With --json, stdout carries one JSON object, also
@@ -25,7 +26,7 @@ from rich.text import Text
 
 import matdiff as md
 
-COMMANDS = ("diff", "check", "explain")
+COMMANDS = ("diff", "check", "explain", "serve")
 """The subcommands; a first argument that is none of these (nor a top-level option) means `diff`."""
 
 _TOP_LEVEL = ("--help", "--version", "--install-completion", "--show-completion")
@@ -391,6 +392,34 @@ def explain(
         print(json.dumps({"expression": str(expr), "wrt": names, **data}, indent=2))
     else:
         _console().print(Text(output))
+
+
+@app.command()
+def serve(
+    host: Annotated[str, typer.Option("--host", help="Address to listen on; 0.0.0.0 opens it to the network.")] = (
+        "127.0.0.1"
+    ),
+    port: Annotated[int, typer.Option("--port", min=1, max=65535, help="Port to listen on.")] = 8000,
+    time_limit: Annotated[
+        float, typer.Option("--time-limit", min=0.1, help="Seconds a derivation may take before it is stopped.")
+    ] = 5.0,
+) -> None:
+    """Start the web page and its JSON API (docs/web.md) on http://127.0.0.1:8000/; Ctrl+C stops it.
+
+    Needs the web extra: pip install "matdiff\\[web]".
+    """
+    try:
+        import starlette  # noqa: F401
+        import uvicorn  # noqa: F401
+    except ImportError:
+        message = 'the web page needs the web extra: pip install "matdiff[web]" (starlette and uvicorn)'
+        _console(stderr=True).print(Text.assemble(("error: ", "bold red"), message))
+        raise typer.Exit(1) from None
+    from matdiff.web import serve as run
+
+    shown = f"[{host}]" if ":" in host else host
+    _console().print(Text.assemble(("matdiff", "bold"), f" serving on http://{shown}:{port}/ (Ctrl+C stops it)"))
+    run(host=host, port=port, time_limit=time_limit)
 
 
 def _version(value: bool) -> None:
