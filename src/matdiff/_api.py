@@ -82,6 +82,17 @@ def _variables(self: Expr) -> dict[str, str]:
     return dict(sorted(found.items()))
 
 
+def shape_text(expr: Expr, times: str = " x ") -> str:
+    """The shape in words, for people: "m_X x n_X (matrix)", "1 x n_a (row vector)", "scalar"."""
+    dims = [str(d) for d in dim_classes([expr]).canonical(expr.shape)]
+    if not dims:
+        return "scalar"
+    if expr.kind == "row":
+        return f"1{times}{dims[0]} (row vector)"
+    what = {1: "vector", 2: "matrix"}.get(len(dims), f"{len(dims)}-D tensor")
+    return f"{times.join(dims)} ({what})"
+
+
 def _shape(self: Expr) -> tuple[Dim, ...]:
     """The shape, with dimensions that the expression forces equal given one name."""
     return dim_classes([self]).canonical(self.shape)

@@ -25,6 +25,7 @@ from rich.console import Console
 from rich.text import Text
 
 import matdiff as md
+from matdiff._api import shape_text
 
 COMMANDS = ("diff", "check", "explain", "serve")
 """The subcommands; a first argument that is none of these (nor a top-level option) means `diff`."""
@@ -153,16 +154,6 @@ def _number(value: Any) -> float | None:
     return value if math.isfinite(value) else None  # JSON has no NaN or infinity
 
 
-def _shape(expr: md.Expr) -> str:
-    dims = [str(d) for d in expr.dims]
-    if not dims:
-        return "scalar"
-    if expr.kind == "row":
-        return f"1 x {dims[0]} (row vector)"
-    what = {1: "vector", 2: "matrix"}.get(len(dims), f"{len(dims)}-D tensor")
-    return f"{' x '.join(dims)} ({what})"
-
-
 def _variables_text(variables: dict[str, str]) -> str:
     return ", ".join(f"{name} {kind}" for name, kind in variables.items()) or "none"
 
@@ -282,7 +273,7 @@ def diff(
     names = _variables_to_use(expr, wrt, order)
     try:
         derivative = md.views.derivative(expr, *names, layout=layout.value)
-        text, tex, shape = str(derivative), derivative.to_latex(), _shape(derivative)
+        text, tex, shape = str(derivative), derivative.to_latex(), shape_text(derivative)
         derivation = md.explain(expr, *names) if steps else None
         report = md.check(expr, *names, seed=seed) if check else None
     except md.MatdiffError as error:

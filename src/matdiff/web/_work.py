@@ -10,6 +10,7 @@ from collections.abc import Mapping
 from typing import Any
 
 import matdiff as md
+from matdiff._api import shape_text
 
 KINDS = ("scalar", "vector", "matrix", "symmetric")
 MAX_ORDER = 4
@@ -53,16 +54,6 @@ def _parse(payload: Mapping[str, Any]) -> md.Expr:
     return md.parse(text, **kinds)
 
 
-def _shape_text(expr: md.Expr) -> str:
-    dims = [str(d) for d in expr.dims]
-    if not dims:
-        return "scalar"
-    if expr.kind == "row":
-        return f"1 × {dims[0]} (row vector)"
-    what = {1: "vector", 2: "matrix"}.get(len(dims), f"{len(dims)}-D tensor")
-    return f"{' × '.join(dims)} ({what})"
-
-
 def _wrt(expr: md.Expr, payload: Mapping[str, Any]) -> list[str]:
     wrt = payload.get("wrt")
     names = [wrt] if isinstance(wrt, str) else list(wrt or [])
@@ -96,7 +87,7 @@ def variables(payload: Mapping[str, Any]) -> dict[str, Any]:
         "expression": str(expr),
         "variables": expr.variables,
         "shape": [str(d) for d in expr.dims],
-        "shape_text": _shape_text(expr),
+        "shape_text": shape_text(expr, times=" × "),
         "latex": expr.to_latex(),
     }
 
@@ -118,7 +109,7 @@ def derive(payload: Mapping[str, Any]) -> dict[str, Any]:
         "derivative": str(derivative),
         "latex": derivative.to_latex(),
         "shape": [str(d) for d in derivative.dims],
-        "shape_text": _shape_text(derivative),
+        "shape_text": shape_text(derivative, times=" × "),
         "kind": derivative.kind,
     }
     try:
