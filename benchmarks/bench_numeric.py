@@ -56,39 +56,23 @@ ROUNDOFF = 1e-13  # errors below this are round-off: any error estimate "bounds"
 # Optional competitors
 
 
-def _load_numdifftools(install: bool) -> tuple[Any, str]:
+def _load(module: str, requirement: str, install: bool) -> tuple[Any, str]:
+    """The competitor's module, installed first when asked; or None and why it is skipped."""
     try:
-        return importlib.import_module("numdifftools"), ""
+        return importlib.import_module(module), ""
     except ImportError:
         pass
     if install:
-        print("numdifftools is missing: python -m pip install --quiet numdifftools ...", flush=True)
-        done = subprocess.run([sys.executable, "-m", "pip", "install", "--quiet", "numdifftools"], check=False)
+        print(f"{module} is missing: python -m pip install --quiet '{requirement}' ...", flush=True)
+        done = subprocess.run([sys.executable, "-m", "pip", "install", "--quiet", requirement], check=False)
         if done.returncode == 0:
             importlib.invalidate_caches()
             try:
-                return importlib.import_module("numdifftools"), ""
+                return importlib.import_module(module), ""
             except ImportError:
                 pass
-        return None, "skipped: numdifftools could not be installed (pip install numdifftools)"
-    return None, "skipped: numdifftools not installed (pip install numdifftools, or run with --install)"
-
-
-def _load_scipy(install: bool) -> tuple[Any, str]:
-    try:
-        return importlib.import_module("scipy.differentiate"), ""
-    except ImportError:
-        pass
-    if install:
-        print("scipy.differentiate is missing: python -m pip install --quiet 'scipy>=1.15' ...", flush=True)
-        done = subprocess.run([sys.executable, "-m", "pip", "install", "--quiet", "scipy>=1.15"], check=False)
-        if done.returncode == 0:
-            importlib.invalidate_caches()
-            try:
-                return importlib.import_module("scipy.differentiate"), ""
-            except ImportError:
-                pass
-    return None, "skipped: scipy.differentiate not available (pip install 'scipy>=1.15')"
+        return None, f"skipped: {module} could not be installed (pip install '{requirement}')"
+    return None, f"skipped: {module} not installed (pip install '{requirement}', or run with --install)"
 
 
 # ---------------------------------------------------------------------------------------------
@@ -399,8 +383,8 @@ def main() -> None:
     parser.add_argument("--install", action="store_true", help="pip-install numdifftools if it is missing")
     args = parser.parse_args()
 
-    nd, nd_note = _load_numdifftools(args.install)
-    sd, sd_note = _load_scipy(args.install)
+    nd, nd_note = _load("numdifftools", "numdifftools", args.install)
+    sd, sd_note = _load("scipy.differentiate", "scipy>=1.15", args.install)
     versions = [f"numpy {np.__version__}"]
     if nd is not None:
         versions.append(f"numdifftools {nd.__version__}")
