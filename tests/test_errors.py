@@ -50,7 +50,7 @@ PARSE_ERRORS = [  # text, position of the offending character (len(text) for an 
     ("x + \u00e9", 4),
     ("foo(x)", 0),
     ("x + foo(y)", 4),
-    ("sin(cosh(x))", 4),
+    ("sin(cosec(x))", 4),
     ("x + sin", 4),
     ("x ** 2", 3),
     ("x +\ny $", 6),
@@ -306,9 +306,16 @@ def test_diff_by_an_expression() -> None:
         md.diff(md.sin(x), x + x)
 
 
-def test_diff_of_a_non_expression() -> None:
-    with pytest.raises(md.DiffError):
-        md.diff(3.0, "x")
+@pytest.mark.parametrize("call", [md.diff, md.check, md.explain, md.views.derivative, md.views.derivative_text])
+def test_every_entry_point_refuses_a_non_expression(call) -> None:
+    with pytest.raises(md.ArgumentError, match="needs a matdiff expression or its text, got float"):
+        call(3.0, "x")
+
+
+@pytest.mark.parametrize("call", [md.diff, md.check, md.explain, md.views.derivative, md.views.derivative_text])
+def test_kinds_go_with_text_only(call) -> None:
+    with pytest.raises(md.ArgumentError, match=r"kinds \(S\) can only be declared with text"):
+        call(md.parse("x'*S*x"), "x", S="symmetric")
 
 
 # ---------------------------------------------------------------------------------------------

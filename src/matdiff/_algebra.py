@@ -6,23 +6,29 @@ row; numerically both are 1-D arrays) and lowers to the canonical nodes of `_exp
 
 from __future__ import annotations
 
-import functools
 from collections.abc import Callable
+from typing import TypeVar
 
 from . import _expr as E
 from ._errors import ShapeError
-from ._expr import Expr, describe
+from ._expr import Expr, Operand, as_expr, describe, orient_like
+from ._ops import abs as absolute
+from ._ops import exp, inv, log
+from ._registry import Kind, Operation, register
 
-Operand = Expr | float | int
+F = TypeVar("F", bound=Callable[..., Expr])
 
 
-def as_expr(value: Operand) -> Expr:
-    """Numbers become constants; anything else that is not an Expr is refused."""
-    if isinstance(value, Expr):
-        return value
-    if isinstance(value, bool) or not isinstance(value, (int, float)):
-        raise TypeError(f"cannot use {type(value).__name__} in a matdiff expression; use a number or an expression")
-    return E.const(value)
+def _composite(name: str, latex: str, python: str = "") -> Callable[[F], F]:
+    """Register a function of the syntax that is sugar for other nodes (a product, a sum), beside its
+    builder: its name in the syntax, its LaTeX and its `md` name come from here."""
+
+    def declare(build: F) -> F:
+        doc = (build.__doc__ or name).splitlines()[0]
+        register(Operation(name, Kind.COMPOSITE, doc, latex, python=python or build.__name__, build=build))
+        return build
+
+    return declare
 
 
 def _labels(node: Expr) -> tuple[int, ...]:
@@ -57,30 +63,18 @@ def _unify(a: Expr, b: Expr, pairs: list[tuple[E.Dim, E.Dim]]) -> tuple[Expr, Ex
 
 
 def _rename_dims(expr: Expr, mapping: dict[E.Dim, E.Dim]) -> Expr:
-    from ._simplify import rebuild
-
     def resolve(d: E.Dim) -> E.Dim:
         while d in mapping and mapping[d] != d:
             d = mapping[d]
         return d
 
-    done: dict[int, Expr] = {}
-    for node in E.postorder([expr]):
-        if node.op in ("ones", "zeros", "delta"):
-            done[id(node)] = Expr(node.op, (), node.attrs, tuple(resolve(d) for d in node.shape))
-        else:
-            done[id(node)] = rebuild(node, tuple(done[id(c)] for c in node.args))
-    return done[id(expr)]
+    return E.rewrite(expr, lambda node: E.resize_constant(node, tuple(resolve(d) for d in node.shape)))
 
 
 def _broadcast(scalar: Expr, like: Expr) -> Expr:
     """A scalar spread over every entry of `like` (a scalar plus a matrix adds to each entry)."""
     spread = E.einsum([scalar, E.ones(E.strip_row(like).shape)], [(), _labels(like)], _labels(like))
     return E.row(spread) if like.kind == "row" else spread
-
-
-def _orient_like(result: Expr, template: Expr) -> Expr:
-    return E.row(result) if template.kind == "row" and result.ndim == 1 else result
 
 
 # ---------------------------------------------------------------------------------------------
@@ -96,7 +90,7 @@ def add(a: Operand, b: Operand) -> Expr:
         b = _broadcast(b, a)
     _same_kind(a, b, "+")
     a, b = _unify(a, b, list(zip(a.shape, b.shape)))
-    return _orient_like(E.add([a, b]), a)
+    return orient_like(E.add([a, b]), a)
 
 
 def neg(a: Operand) -> Expr:
@@ -119,7 +113,7 @@ def hadamard(a: Operand, b: Operand) -> Expr:
     _same_kind(a, b, ".*")
     a, b = _unify(a, b, list(zip(a.shape, b.shape)))
     labels = _labels(a)
-    return _orient_like(E.einsum([a, b], [labels, labels], labels), a)
+    return orient_like(E.einsum([a, b], [labels, labels], labels), a)
 
 
 def elementwise_power(a: Operand, p: Operand) -> Expr:
@@ -131,7 +125,7 @@ def elementwise_power(a: Operand, p: Operand) -> Expr:
         return E.power(a, p.attrs[0])
     if p.ndim > 0 and a.ndim == 0:
         a = _broadcast(a, p)
-    return apply("exp", hadamard(p, apply("log", a)))
+    return exp(hadamard(p, log(a)))
 
 
 def elementwise_divide(a: Operand, b: Operand) -> Expr:
@@ -249,11 +243,7 @@ def python_matmul(a: Operand, b: Operand) -> Expr:
 # Functions
 
 
-def apply(name: str, a: Operand) -> Expr:
-    """An element-wise function: sin, cos, exp, log, relu, ..."""
-    return E.apply(name, as_expr(a))
-
-
+@_composite("tr", r"\operatorname{tr}")
 def trace(a: Operand) -> Expr:
     """tr(A) = sum_i A_ii."""
     a = as_expr(a)
@@ -263,24 +253,7 @@ def trace(a: Operand) -> Expr:
     return E.einsum([a], [(0, 0)], ())
 
 
-def inv(a: Operand) -> Expr:
-    """The inverse of a square matrix (of a scalar: 1/a)."""
-    a = as_expr(a)
-    return E.power(a, -1.0) if a.ndim == 0 else E.matrix_function("inv", a)
-
-
-def det(a: Operand) -> Expr:
-    """The determinant of a square matrix."""
-    a = as_expr(a)
-    return a if a.ndim == 0 else E.matrix_function("det", a)
-
-
-def logdet(a: Operand) -> Expr:
-    """log det(A), for A with a positive determinant."""
-    a = as_expr(a)
-    return apply("log", a) if a.ndim == 0 else E.matrix_function("logdet", a)
-
-
+@_composite("diag", r"\operatorname{diag}")
 def diag(a: Operand) -> Expr:
     """A vector to its diagonal matrix, or a square matrix to its diagonal vector."""
     a = E.strip_row(as_expr(a))
@@ -292,31 +265,17 @@ def diag(a: Operand) -> Expr:
     raise ShapeError(f"diag needs a vector or a square matrix, got {describe(a)}")
 
 
+@_composite("sum", r"\operatorname{sum}", python="sum")
 def total(a: Operand) -> Expr:
     """sum(a): the sum of all entries."""
     a = E.strip_row(as_expr(a))
     return E.einsum([a], [_labels(a)], ())
 
 
+@_composite("norm1", r"\left\|{}\right\|_1")
 def norm1(a: Operand) -> Expr:
-    """sum(abs(a))."""
-    return total(apply("abs", a))
-
-
-def norm2(a: Operand) -> Expr:
-    """The Euclidean norm of a vector, the Frobenius norm of a matrix."""
-    return E.reduction("norm2", as_expr(a))
-
-
-def softmax(a: Operand) -> Expr:
-    """exp(x) / sum(exp(x)), for a vector."""
-    a = as_expr(a)
-    return _orient_like(E.reduction("softmax", a), a)
-
-
-def logsumexp(a: Operand) -> Expr:
-    """log(sum(exp(a))), computed stably."""
-    return E.reduction("logsumexp", as_expr(a))
+    """The 1-norm: sum(abs(a))."""
+    return total(absolute(a))
 
 
 def eye(n: E.Dim | None = None) -> Expr:
@@ -324,30 +283,14 @@ def eye(n: E.Dim | None = None) -> Expr:
     return E.delta(n if n is not None else E.fresh_dim())
 
 
+@_composite("vector", r"\mathbf{{1}}")
 def constant_vector(c: Operand = 1.0, n: E.Dim | None = None) -> Expr:
     """vector(c): a vector with every entry c, its length inferred from use."""
     return E.scale(as_expr(c), E.ones((n if n is not None else E.fresh_dim(),)))
 
 
+@_composite("matrix", r"\mathbf{{1}}")
 def constant_matrix(c: Operand = 1.0, m: E.Dim | None = None, n: E.Dim | None = None) -> Expr:
     """matrix(c): a matrix with every entry c, its size inferred from use."""
     shape = (m if m is not None else E.fresh_dim(), n if n is not None else E.fresh_dim())
     return E.scale(as_expr(c), E.ones(shape))
-
-
-# The text syntax's functions, by name: (arity, builder)
-FUNCTIONS: dict[str, Callable[..., Expr]] = {
-    **{name: functools.partial(apply, name) for name in E.ELEMENTWISE},
-    "tr": trace,
-    "det": det,
-    "logdet": logdet,
-    "inv": inv,
-    "diag": diag,
-    "sum": total,
-    "norm1": norm1,
-    "norm2": norm2,
-    "softmax": softmax,
-    "logsumexp": logsumexp,
-    "vector": constant_vector,
-    "matrix": constant_matrix,
-}

@@ -1,36 +1,17 @@
-"""The public face of expressions: constructors, operators, evaluation and printing."""
+"""The public entry points that take expressions or their text: variables, parsing with kinds, evaluation."""
 
 from __future__ import annotations
 
-import functools
-from collections.abc import Callable, Mapping
-from typing import Any, TypeVar
+from collections.abc import Mapping, Sequence
+from typing import Any
 
 import numpy as np
 
-from . import _algebra as A
+from . import _evaluate
 from . import _expr as E
-from ._errors import NestingError
-from ._evaluate import dim_classes, evaluate_many
-from ._expr import Dim, Expr, postorder
-from ._printing import to_latex as _to_latex
-from ._printing import to_text as _to_text
-
-F = TypeVar("F", bound=Callable[..., Any])
-
-
-def guard_depth(function: F) -> F:
-    """Turn Python's RecursionError into a clear NestingError."""
-
-    @functools.wraps(function)
-    def wrapper(*args: Any, **kwargs: Any) -> Any:
-        try:
-            return function(*args, **kwargs)
-        except RecursionError:
-            raise NestingError("the expression is nested too deeply to process") from None
-
-    return wrapper  # type: ignore[return-value]
-
+from ._errors import ArgumentError, ShapeError, guard_depth
+from ._expr import Dim, Expr
+from ._parser import parse
 
 # Variables -----------------------------------------------------------------------------------
 
@@ -57,34 +38,54 @@ def symmetric(name: str, n: Dim | None = None) -> Expr:
 
 def _check_name(name: str) -> str:
     if not isinstance(name, str) or not name.isidentifier() or name.startswith("__"):
-        raise E.ShapeError(f"a variable name must be an identifier like x, x1 or theta, got {name!r}")
+        raise ShapeError(f"a variable name must be an identifier like x, x1 or theta, got {name!r}")
     return name
 
 
-# Evaluation and printing -----------------------------------------------------------------------
+# Expressions or their text ---------------------------------------------------------------------
+
+
+def expression(expr: Expr | str, kinds: Mapping[str, str], what: str = "this function") -> Expr:
+    """`expr` itself, or its text parsed with `kinds`: the one way every entry point takes an expression.
+
+    Kinds apply to text only; with an expression they are an error, since its variables already have
+    kinds.
+    """
+    if isinstance(expr, str):
+        return parse(expr, **kinds)
+    if not isinstance(expr, Expr):
+        raise ArgumentError(f"{what} needs a matdiff expression or its text, got {type(expr).__name__}")
+    if kinds:
+        names = ", ".join(sorted(kinds))
+        raise ArgumentError(
+            f"kinds ({names}) can only be declared with text; the expression's variables already have kinds"
+        )
+    return expr
+
+
+# Evaluation ------------------------------------------------------------------------------------
 
 
 @guard_depth
-def evaluate(exprs: Expr | list[Expr], values: Mapping[str, Any]) -> np.ndarray | list[np.ndarray]:
+def evaluate(exprs: Expr | Sequence[Expr], values: Mapping[str, Any]) -> np.ndarray | list[np.ndarray]:
     """Evaluate one expression, or several together so that shared parts are computed once.
 
     `values` maps variable names to numbers or NumPy arrays (vectors are 1-D arrays); names the
-    expression does not use are ignored. Returns NumPy arrays (0-d for a scalar).
+    expression does not use are ignored. Returns a NumPy array (0-d for a scalar) for one expression,
+    a list of arrays for a list or tuple of them.
     """
     if isinstance(exprs, Expr):
-        return evaluate_many([exprs], values)[0]
-    return evaluate_many(list(exprs), values)
-
-
-def _variables(self: Expr) -> dict[str, str]:
-    """The variables of the expression and their kinds, by name."""
-    found = {n.attrs[0]: n.attrs[1] for n in postorder([self]) if n.op == "var" and n.attrs[0] != "__hole__"}
-    return dict(sorted(found.items()))
+        return _evaluate.evaluate([exprs], values)[0]
+    roots = list(exprs)
+    for item in roots:
+        if not isinstance(item, Expr):
+            raise ArgumentError(f"evaluate needs expressions, got {type(item).__name__}")
+    return _evaluate.evaluate(roots, values)
 
 
 def shape_text(expr: Expr, times: str = " x ") -> str:
     """The shape in words, for people: "m_X x n_X (matrix)", "1 x n_a (row vector)", "scalar"."""
-    dims = [str(d) for d in dim_classes([expr]).canonical(expr.shape)]
+    dims = [str(d) for d in expr.dims]
     if not dims:
         return "scalar"
     if expr.kind == "row":
@@ -93,46 +94,13 @@ def shape_text(expr: Expr, times: str = " x ") -> str:
     return f"{times.join(dims)} ({what})"
 
 
-def _shape(self: Expr) -> tuple[Dim, ...]:
-    """The shape, with dimensions that the expression forces equal given one name."""
-    return dim_classes([self]).canonical(self.shape)
+@guard_depth
+def to_text(expr: Expr | str) -> str:
+    """The text syntax of `expr` (index notation where no matrix form exists); the same as str(expr)."""
+    return expression(expr, {}, "to_text").to_text()
 
 
 @guard_depth
-def to_text(expr: Expr) -> str:
-    """The text syntax of `expr` (index notation where no matrix form exists); same as str(expr)."""
-    return _to_text(expr)
-
-
-@guard_depth
-def to_latex(expr: Expr) -> str:
+def to_latex(expr: Expr | str) -> str:
     """LaTeX for `expr`, in matrix notation or in index notation."""
-    return _to_latex(expr)
-
-
-Expr.evaluate = guard_depth(lambda self, values: evaluate_many([self], values)[0])  # type: ignore[attr-defined]
-Expr.evaluate.__doc__ = "Evaluate with `values` (name -> number or array); returns a NumPy array."
-Expr.variables = property(_variables)  # type: ignore[attr-defined]
-Expr.dims = property(_shape)  # type: ignore[attr-defined]
-Expr.__str__ = to_text  # type: ignore[method-assign]
-Expr.__repr__ = lambda self: f"<matdiff {self.kind} {to_text(self)}>"  # type: ignore[method-assign]
-Expr.to_latex = to_latex  # type: ignore[attr-defined]
-Expr._repr_latex_ = lambda self: f"${to_latex(self)}$"  # type: ignore[attr-defined]
-Expr.T = property(A.transpose)  # type: ignore[attr-defined]
-
-# Python operators, NumPy style: * and / are element-wise (or scaling), @ is the matrix product.
-Expr.__add__ = A.add  # type: ignore[operator]
-Expr.__radd__ = lambda self, other: A.add(other, self)  # type: ignore[attr-defined]
-Expr.__sub__ = A.sub  # type: ignore[operator]
-Expr.__rsub__ = lambda self, other: A.sub(other, self)  # type: ignore[attr-defined]
-Expr.__mul__ = A.hadamard  # type: ignore[operator]
-Expr.__rmul__ = lambda self, other: A.hadamard(other, self)  # type: ignore[attr-defined]
-Expr.__truediv__ = A.elementwise_divide  # type: ignore[operator]
-Expr.__rtruediv__ = lambda self, other: A.elementwise_divide(other, self)  # type: ignore[attr-defined]
-Expr.__pow__ = A.elementwise_power  # type: ignore[operator]
-Expr.__rpow__ = lambda self, other: A.elementwise_power(other, self)  # type: ignore[attr-defined]
-Expr.__matmul__ = A.python_matmul  # type: ignore[operator]
-Expr.__rmatmul__ = lambda self, other: A.python_matmul(other, self)  # type: ignore[attr-defined]
-Expr.__neg__ = A.neg  # type: ignore[operator]
-Expr.__pos__ = lambda self: self  # type: ignore[attr-defined]
-Expr.__array_ufunc__ = None  # NumPy defers to these operators instead of broadcasting over us
+    return expression(expr, {}, "to_latex").to_latex()

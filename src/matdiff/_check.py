@@ -20,9 +20,12 @@ Random values for md.check (where none are given) follow these rules:
   are tried in reverse order, then shuffled, with fresh values each time.
 - **kinds**: symmetric variables get symmetric values; square matrices inside `logdet`, `inv` or `det`
   get symmetric positive definite values (U U'/n + I), and so do symmetric ones there.
-- **domains**: variables inside `log`, `sqrt` or a power with a non-integer or negative exponent get
-  entries in [0.5, 1.5]; inside `arcsin`, `arccos` or `tan`, in (-0.8, 0.8); inside `abs`, `sign`,
-  `relu` or `step`, at least 0.3 away from 0 (the kink). Everything else is standard normal.
+- **domains**: each function's registered domain (`_ops.py`) decides how the variables inside it are
+  drawn: positive domains (`log`, `sqrt`, `log1p`, and a power with a non-integer or negative
+  exponent) give entries in [0.5, 1.5]; `arcsin`, `arccos` and `tan`, entries in (-0.8, 0.8); the
+  functions with a kink at 0 (`abs`, `sign`, `relu`, `step`), entries at least 0.3 away from 0.
+  Everything else is standard normal. Values whose function arguments fall outside the domain are
+  drawn again.
 """
 
 from __future__ import annotations
@@ -35,10 +38,13 @@ from typing import Any, NamedTuple
 import numpy as np
 
 from . import numeric
-from ._diff import diff
+from ._api import expression
+from ._diff import diff, resolve_variable
 from ._errors import ArgumentError, DiffError, EvaluationError, MatdiffError, ShapeError
-from ._evaluate import dim_classes, evaluate_many
-from ._expr import Expr, postorder
+from ._evaluate import evaluate
+from ._expr import Expr, postorder, variables
+from ._registry import REAL, is_function, lookup
+from ._shapes import dim_classes
 
 __all__ = ["CheckReport", "Entry", "check", "check_gradient"]
 
@@ -270,8 +276,12 @@ def check(
     values: Mapping[str, Any] | None = None,
     seed: int | None = None,
     rtol: float | None = None,
+    **kinds: str,
 ) -> CheckReport:
     """Compare md.diff(expr, *wrt) with a numerical derivative, at `values` or at random values.
+
+    `expr` is an expression or text, parsed with the kinds given as keywords
+    (``md.check("x'*S*x", "x", S="symmetric")``).
 
     Random values respect kinds and domains (see the module's documentation): symmetric for symmetric
     variables, positive definite inside logdet/inv/det, positive inside log/sqrt, and distinct sizes
@@ -283,30 +293,25 @@ def check(
     symmetric S, the differenced function is V -> expr(S=(V+V')/2), whose gradient is (G+G')/2, as
     md.diff defines it. Returns a CheckReport; `bool(report)` is the verdict.
     """
-    if isinstance(expr, str):
-        from ._parser import parse
-
-        expr = parse(expr)
-    if not isinstance(expr, Expr):
-        raise ArgumentError(f"check needs a matdiff expression or its text, got {type(expr).__name__}")
+    expr = expression(expr, kinds, "check")
     if values is not None and not isinstance(values, Mapping):
         raise ArgumentError(f"values must be a mapping from names to values, got {type(values).__name__}")
     seed = _fresh_seed(seed)
-    variables = _variable_nodes([expr])
+    nodes = variables([expr])
     if not wrt:
-        if len(variables) != 1:
-            names = ", ".join(variables) or "none"
+        if len(nodes) != 1:
+            names = ", ".join(nodes) or "none"
             raise DiffError(f"say which variables to differentiate by: the expression has {names}")
-        wrt = (next(iter(variables)),)
-    targets = [_resolve(item, variables) for item in wrt]
+        wrt = (next(iter(nodes)),)
+    targets = [resolve_variable(expr, expr, item) for item in wrt]
     for node in targets:
-        variables.setdefault(node.attrs[0], node)
+        nodes.setdefault(node.attrs[0], node)
     derivative = diff(expr, *wrt)
     rtol_value, rtol_origin = _rtol(rtol, np.float64)
 
     given = dict(values or {})
-    drawn = _draw_values([expr, *targets], variables, given, np.random.default_rng(seed))
-    claimed = np.asarray(evaluate_many([derivative], drawn)[0], dtype=np.float64)
+    drawn = _draw_values([expr, *targets], nodes, given, np.random.default_rng(seed))
+    claimed = np.asarray(evaluate([derivative], drawn)[0], dtype=np.float64)
     if not np.all(np.isfinite(claimed)):
         raise EvaluationError("the symbolic derivative is not finite at these values; pass other values=")
 
@@ -359,24 +364,6 @@ def _text(expr: Expr) -> str:
         return "<derivative>"
 
 
-def _variable_nodes(roots: list[Expr]) -> dict[str, Expr]:
-    found = {n.attrs[0]: n for n in postorder(roots) if n.op == "var" and n.attrs[0] != "__hole__"}
-    return dict(sorted(found.items()))
-
-
-def _resolve(item: str | Expr, variables: Mapping[str, Expr]) -> Expr:
-    if isinstance(item, Expr):
-        if item.op != "var":
-            raise DiffError(f"can only differentiate by a variable, not by {item}")
-        return item
-    if isinstance(item, str) and item in variables:
-        return variables[item]
-    if isinstance(item, str):
-        names = ", ".join(variables) or "none"
-        raise DiffError(f"{item!r} does not occur in the expression (its variables: {names})")
-    raise ArgumentError(f"differentiate by a variable or its name, not {type(item).__name__}")
-
-
 def _bind(target: Expr, values: Mapping[str, Any], variable: Expr) -> Callable[[np.ndarray], np.ndarray]:
     """target's value as a function of one variable, the others held at `values`."""
     name, kind = variable.attrs
@@ -384,17 +371,13 @@ def _bind(target: Expr, values: Mapping[str, Any], variable: Expr) -> Callable[[
     def f(v: np.ndarray) -> np.ndarray:
         if kind == "symmetric":
             v = (v + v.T) / 2.0  # exactly symmetric: a + b == b + a in floating point
-        return evaluate_many([target], {**values, name: v})[0]
+        return evaluate([target], {**values, name: v})[0]
 
     return f
 
 
 # Random values -------------------------------------------------------------------------------
 
-_POSITIVE = frozenset({"log", "sqrt"})
-_UNIT = frozenset({"arcsin", "arccos", "tan"})
-_AWAY = frozenset({"abs", "sign", "relu", "step"})
-_SQUARE = frozenset({"inv", "det", "logdet"})
 _ATTEMPTS = 8
 
 
@@ -403,18 +386,12 @@ def _domains(roots: list[Expr]) -> dict[str, set[str]]:
     flags: dict[str, set[str]] = {}
     for node in postorder(roots):
         flag = None
-        if node.op in _POSITIVE:
-            flag = "positive"
-        elif node.op == "pow":
+        if node.op == "pow":
             exponent = float(node.attrs[0])
             if not exponent.is_integer() or exponent < 0:
                 flag = "positive"
-        elif node.op in _UNIT:
-            flag = "unit"
-        elif node.op in _AWAY:
-            flag = "away"
-        elif node.op in _SQUARE:
-            flag = "spd"
+        elif is_function(node.op):
+            flag = lookup(node.op).domain.draw
         if flag is not None:
             for name in node.free:
                 flags.setdefault(name, set()).add(flag)
@@ -493,10 +470,10 @@ def _draw(kind: str, shape: tuple[int, ...], square: bool, flags: set[str], rng:
 def _outside_domain(roots: list[Expr], values: Mapping[str, Any]) -> str:
     """Why the values are unsuitable ('' if they are fine): a function's argument outside its domain,
     a badly conditioned matrix, or a non-finite value."""
-    probes = [n for n in postorder(roots) if n.args and n.op in (_POSITIVE | _UNIT | _SQUARE | {"pow"})]
+    probes = [n for n in postorder(roots) if n.op == "pow" or (is_function(n.op) and lookup(n.op).domain is not REAL)]
     try:
         with np.errstate(all="ignore"):
-            results = evaluate_many([*roots, *(n.args[0] for n in probes)], values)
+            results = evaluate([*roots, *(n.args[0] for n in probes)], values)
     except MatdiffError as error:
         return str(error)
     for root, value in zip(roots, results):
@@ -504,21 +481,12 @@ def _outside_domain(roots: list[Expr], values: Mapping[str, Any]) -> str:
             return f"{root} is not finite"
     for node, arg in zip(probes, results[len(roots) :]):
         arg = np.asarray(arg, dtype=np.float64)
-        if node.op in _POSITIVE and not np.all(arg > 1e-3):
-            return f"the argument of {node.op} is not positive"
         if node.op == "pow" and not float(node.attrs[0]).is_integer() and not np.all(arg > 1e-3):
             return "the base of a fractional power is not positive"
         if node.op == "pow" and float(node.attrs[0]) < 0 and not np.all(np.abs(arg) > 1e-3):
             return "the base of a negative power is near zero"
-        if node.op in ("arcsin", "arccos") and not np.all(np.abs(arg) < 0.95):
-            return f"the argument of {node.op} is not inside (-1, 1)"
-        if node.op == "tan" and not np.all(np.abs(np.cos(arg)) > 0.05):
-            return "the argument of tan is near a pole"
-        if node.op in _SQUARE:
-            if arg.ndim == 2 and arg.shape[0] == arg.shape[1] and np.linalg.cond(arg) > 1e8:
-                return f"the argument of {node.op} is badly conditioned"
-            if node.op == "logdet" and arg.ndim == 2 and np.linalg.slogdet(arg)[0] <= 0:
-                return "the argument of logdet has a non-positive determinant"
+        if node.op != "pow" and not lookup(node.op).domain.contains(arg):
+            return f"the argument of {node.op} {lookup(node.op).domain.reason}"
     return ""
 
 

@@ -3,14 +3,15 @@
 from __future__ import annotations
 
 from . import _expr as E
+from ._api import expression
 from ._errors import DiffError
-from ._evaluate import dim_classes
-from ._expr import Expr, postorder
+from ._expr import Expr, find_variable, postorder
 from ._rules import CONSTANT_OPS, rule_for, variable_derivative
-from ._simplify import rebuild, simplify
+from ._shapes import dim_classes
+from ._simplify import simplify
 
 
-def diff(expr: Expr, *wrt: str | Expr) -> Expr:
+def diff(expr: Expr | str, *wrt: str | Expr, **kinds: str) -> Expr:
     """The derivative of `expr` with respect to each of `wrt` in turn.
 
     The result has shape ``expr.shape + wrt[0].shape + wrt[1].shape + ...`` (J_ijkl = dA_ij/dB_kl,
@@ -18,14 +19,16 @@ def diff(expr: Expr, *wrt: str | Expr) -> Expr:
     gradient), a vector by a vector the Jacobian, ``diff(f, x, x)`` the Hessian. Each item of `wrt`
     is a variable or the name of one in `expr`. The derivative with respect to a symmetric matrix
     is (G + G')/2, where G is the gradient that treats every entry as independent.
+
+    `expr` may be text, parsed with the kinds given as keywords:
+    ``md.diff("x'*S*x", "x", S="symmetric")``.
     """
-    if not isinstance(expr, Expr):
-        raise DiffError(f"diff needs a matdiff expression, got {type(expr).__name__}")
+    expr = expression(expr, kinds, "diff")
     if not wrt:
         raise DiffError("diff needs at least one variable to differentiate by")
     result = with_canonical_dims(expr)
     for item in wrt:
-        variable = _resolve(expr, result, item)
+        variable = resolve_variable(expr, result, item)
         result = simplify(derivative(result, variable))
     return result
 
@@ -34,31 +37,26 @@ def with_canonical_dims(expr: Expr) -> Expr:
     """Name the inferred sizes (of eye, vector(c), ...) by their class, so a derivative that drops
     the factor that fixed a size still knows it: d(vector(1)'*x)/dx is ones of x's length."""
     classes = dim_classes([expr])
-    done: dict[int, Expr] = {}
-    for node in postorder([expr]):
-        if node.op in ("ones", "zeros", "delta"):
-            done[id(node)] = Expr(node.op, (), node.attrs, classes.canonical(node.shape))
-        else:
-            done[id(node)] = rebuild(node, tuple(done[id(c)] for c in node.args))
-    return done[id(expr)]
+    return E.rewrite(expr, lambda node: E.resize_constant(node, classes.canonical(node.shape)))
 
 
-def _resolve(original: Expr, current: Expr, item: str | Expr) -> Expr:
+def resolve_variable(original: Expr, current: Expr, item: str | Expr) -> Expr:
+    """The variable to differentiate by: `item` itself, or the variable of that name in the expression."""
     if isinstance(item, Expr):
         if item.op != "var":
             raise DiffError(f"can only differentiate by a variable, not by {item}")
-        for node in postorder([original, current]):
-            if node.op == "var" and node.attrs[0] == item.attrs[0] and node is not item:
-                raise DiffError(
-                    f"{item.attrs[0]} occurs in the expression as a {node.attrs[1]} of shape {node.shape}, "
-                    f"but the variable given is a {item.attrs[1]} of shape {item.shape}"
-                )
+        node = find_variable([original, current], item.attrs[0])
+        if node is not None and node is not item:
+            raise DiffError(
+                f"{item.attrs[0]} occurs in the expression as a {node.attrs[1]} of shape {node.shape}, "
+                f"but the variable given is a {item.attrs[1]} of shape {item.shape}"
+            )
         return item
     if not isinstance(item, str):
         raise DiffError(f"differentiate by a variable or its name, not {type(item).__name__}")
-    for node in postorder([original, current]):
-        if node.op == "var" and node.attrs[0] == item:
-            return node
+    found = find_variable([original, current], item)
+    if found is not None:
+        return found
     names = ", ".join(sorted(original.free)) or "none"
     raise DiffError(
         f"{item!r} does not occur in the expression (its variables: {names}); "

@@ -2,6 +2,12 @@
 
 from __future__ import annotations
 
+import functools
+from collections.abc import Callable
+from typing import Any, TypeVar
+
+F = TypeVar("F", bound=Callable[..., Any])
+
 
 class MatdiffError(Exception):
     """Base class of every error matdiff raises for bad input."""
@@ -48,3 +54,16 @@ def _caret(text: str, position: int) -> str:
 
 class ArgumentError(MatdiffError, TypeError):
     """A bad argument to a matdiff function: not callable, an unknown option."""
+
+
+def guard_depth(function: F) -> F:
+    """Turn Python's RecursionError (from a structure nested past the stack) into a clear NestingError."""
+
+    @functools.wraps(function)
+    def wrapper(*args: Any, **kwargs: Any) -> Any:
+        try:
+            return function(*args, **kwargs)
+        except RecursionError:
+            raise NestingError("the expression is nested too deeply to process") from None
+
+    return wrapper  # type: ignore[return-value]  # the same signature as `function`

@@ -7,86 +7,10 @@ from typing import Any
 
 import numpy as np
 
-from ._errors import EvaluationError, ShapeError
+from ._errors import EvaluationError
 from ._expr import Dim, Expr, postorder
-
-ELEMENTWISE_VALUES = {
-    "sin": np.sin,
-    "cos": np.cos,
-    "tan": np.tan,
-    "arcsin": np.arcsin,
-    "arccos": np.arccos,
-    "arctan": np.arctan,
-    "exp": np.exp,
-    "log": np.log,
-    "sqrt": np.sqrt,
-    "tanh": np.tanh,
-    "abs": np.abs,
-    "sign": np.sign,
-    "relu": lambda x: np.maximum(x, 0.0),
-    "sigmoid": lambda x: 0.5 * (1.0 + np.tanh(0.5 * x)),  # stable for large |x|
-    "step": lambda x: (x > 0).astype(np.float64),
-}
-
-
-def elementwise_value(name: str, x: np.ndarray) -> np.ndarray:
-    return ELEMENTWISE_VALUES[name](x)
-
-
-# ---------------------------------------------------------------------------------------------
-# Dimensions: equal by unification (union-find over the constraints the DAG implies)
-
-
-class DimClasses:
-    """Classes of dimensions that the expression forces to be equal."""
-
-    def __init__(self) -> None:
-        self.parent: dict[Dim, Dim] = {}
-
-    def find(self, d: Dim) -> Dim:
-        root = d
-        while self.parent.get(root, root) != root:
-            root = self.parent[root]
-        while d != root:  # path compression
-            self.parent[d], d = root, self.parent.get(d, d)
-        return root
-
-    def union(self, a: Dim, b: Dim, where: str = "") -> None:
-        ra, rb = self.find(a), self.find(b)
-        if ra == rb:
-            return
-        if isinstance(ra, int) and isinstance(rb, int):
-            raise ShapeError(f"dimension mismatch{where}: {ra} vs {rb}")
-        if isinstance(ra, int) or (not isinstance(rb, int) and _rank(ra) < _rank(rb)):
-            ra, rb = rb, ra
-        self.parent[ra] = rb  # an int, or the most readable name, becomes the representative
-
-    def canonical(self, shape: Sequence[Dim]) -> tuple[Dim, ...]:
-        return tuple(self.find(d) for d in shape)
-
-
-def _rank(name: Dim) -> tuple:
-    text = str(name)
-    return (text.startswith("_"), text)
-
-
-def dim_classes(roots: Sequence[Expr]) -> DimClasses:
-    """The dimension classes of a DAG, from every node that relates dimensions."""
-    classes = DimClasses()
-    for node in postorder(roots):
-        if node.op == "einsum":
-            by_label: dict[int, Dim] = {}
-            for child, labels in zip(node.args, node.attrs[0]):
-                for label, dim in zip(labels, child.shape):
-                    classes.union(by_label.setdefault(label, dim), dim)
-        elif node.op == "add":
-            for term in node.args[1:]:
-                for a, b in zip(node.args[0].shape, term.shape):
-                    classes.union(a, b)
-        elif node.op in ("inv", "det", "logdet", "delta"):
-            square = node.args[0].shape if node.args else node.shape
-            classes.union(square[0], square[1])
-    return classes
+from ._registry import lookup
+from ._shapes import DimClasses, dim_classes
 
 
 def _bind(classes: DimClasses, nodes: Sequence[Expr], values: Mapping[str, Any]) -> dict[Dim, int]:
@@ -146,7 +70,7 @@ def _check_value(node: Expr, value: Any) -> np.ndarray:
 # ---------------------------------------------------------------------------------------------
 
 
-def evaluate_many(roots: Sequence[Expr], values: Mapping[str, Any]) -> list[np.ndarray]:
+def evaluate(roots: Sequence[Expr], values: Mapping[str, Any]) -> list[np.ndarray]:
     """Evaluate several expressions together; each shared node is computed once."""
     order, classes = _plan(roots)
     sizes = _bind(classes, order, values)
@@ -205,30 +129,11 @@ def _compute(node: Expr, args: list[np.ndarray], values: Mapping[str, Any], clas
         if exponent == -1.0:
             return 1.0 / args[0]
         return np.power(args[0], exponent)
-    if op in ELEMENTWISE_VALUES:
-        return ELEMENTWISE_VALUES[op](args[0])
-    (x,) = args
-    try:
-        if op == "inv":
-            return np.linalg.inv(x)
-        if op == "det":
-            return np.asarray(np.linalg.det(x))
-        if op == "logdet":
-            sign, logabs = np.linalg.slogdet(x)
-            if sign <= 0:
-                raise EvaluationError("logdet needs a matrix with a positive determinant")
-            return np.asarray(logabs)
-    except np.linalg.LinAlgError as error:
-        raise EvaluationError(f"{op} of a singular matrix: {error}") from None
-    if op == "softmax":
-        shifted = np.exp(x - x.max())
-        return shifted / shifted.sum()
-    if op == "logsumexp":
-        top = x.max()
-        return np.asarray(top + np.log(np.exp(x - top).sum()))
-    if op == "norm2":
-        return np.asarray(np.sqrt(np.sum(x * x)))
-    raise EvaluationError(f"no evaluation rule for operation {op!r}")  # pragma: no cover
+    if op == "hole":
+        raise EvaluationError("a factoring placeholder cannot be evaluated")
+    value = lookup(op).value  # a registered function; lookup raises for an unknown operation
+    assert value is not None
+    return value(args[0])
 
 
 _LETTERS = "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ"

@@ -14,10 +14,13 @@ from math import comb
 
 from . import _algebra as A
 from . import _expr as E
-from ._diff import _resolve, derivatives, with_canonical_dims
+from ._api import expression
+from ._diff import derivatives, resolve_variable, with_canonical_dims
 from ._errors import DiffError, ShapeError
-from ._expr import Expr, postorder
+from ._expr import Expr, find_variable, postorder
+from ._parser import parse
 from ._printing import to_latex, to_text
+from ._registry import REGISTRY, Kind
 from ._simplify import simplify
 
 __all__ = ["Derivation", "Step", "explain", "explain_limit", "explain_chain"]
@@ -138,33 +141,6 @@ def _latex_text(text: str) -> str:
 
 # Rules, named as a textbook names them ---------------------------------------------------------------
 
-_ELEMENTWISE_IDENTITIES = {
-    "sin": "sin' = cos",
-    "cos": "cos' = -sin",
-    "tan": "tan' = 1 + tan^2",
-    "arcsin": "arcsin'(u) = 1/sqrt(1 - u^2)",
-    "arccos": "arccos'(u) = -1/sqrt(1 - u^2)",
-    "arctan": "arctan'(u) = 1/(1 + u^2)",
-    "exp": "exp' = exp",
-    "log": "log'(u) = 1/u",
-    "sqrt": "sqrt'(u) = 1/(2 sqrt(u))",
-    "tanh": "tanh' = 1 - tanh^2",
-    "sigmoid": "sigmoid' = sigmoid (1 - sigmoid)",
-    "abs": "abs' = sign (u != 0)",
-    "sign": "sign' = 0 (u != 0)",
-    "relu": "relu' = step (u != 0)",
-    "step": "step' = 0 (u != 0)",
-}
-_MATRIX_IDENTITIES = {
-    "inv": ("identity", "d inv(U) = -inv(U) dU inv(U)"),
-    "det": ("Jacobi's formula", "d det(U) = det(U) tr(inv(U) dU)"),
-    "logdet": ("identity", "d logdet(U) = tr(inv(U) dU)"),
-    "softmax": ("identity", "d softmax(u) = (diag(s) - s s') du, s = softmax(u)"),
-    "logsumexp": ("identity", "d logsumexp(u) = softmax(u)' du"),
-    "norm2": ("identity", "d ||U|| = sum(U .* dU) / ||U||"),
-}
-
-
 def _depends(node: Expr, wrt: Expr) -> bool:
     return wrt.attrs[0] in node.free
 
@@ -182,13 +158,14 @@ def _rule(node: Expr, wrt: Expr) -> tuple[str, str]:
         base = "" if p - 1 == 0 else f" U{power}"
         factor = {1.0: "", -1.0: "-"}.get(p, _number(p) + " ")
         return "power rule", f"d(U^{_number(p)}) = {factor}{base.strip()} dU"
-    if op in _ELEMENTWISE_IDENTITIES:
-        return f"chain rule ({op})", f"d {op}(U) = {op}'(U) .* dU, {_ELEMENTWISE_IDENTITIES[op]}"
-    if op in _MATRIX_IDENTITIES:
-        return _MATRIX_IDENTITIES[op]
     if op == "einsum":
         return _product_rule_name(node, wrt)
-    raise DiffError(f"no derivative rule for the operation {op!r}")  # pragma: no cover
+    operation = REGISTRY.get(op)
+    if operation is None or operation.kind is Kind.COMPOSITE:
+        raise DiffError(f"no derivative rule for the operation {op!r}")
+    if operation.kind is Kind.ELEMENTWISE:
+        return operation.step_name, f"d {op}(U) = {op}'(U) .* dU, {operation.identity}"
+    return operation.step_name, operation.identity
 
 
 def _product_rule_name(node: Expr, wrt: Expr) -> tuple[str, str]:
@@ -236,19 +213,14 @@ def explain(expr: Expr | str, *wrt: str | Expr, **kinds: str) -> Derivation:
     `result` are expressions, so every step can be evaluated and checked. With several variables,
     the derivation of each further derivative follows.
     """
-    if isinstance(expr, str):
-        from ._parser import parse
-
-        expr = parse(expr, **kinds)
-    if not isinstance(expr, Expr):
-        raise DiffError(f"explain needs an expression, got {type(expr).__name__}")
+    expr = expression(expr, kinds, "explain")
     if not wrt:
         raise DiffError("explain needs at least one variable to differentiate by")
     current = with_canonical_dims(expr)
     steps: list[Step] = []
     names = []
     for item in wrt:
-        variable = _resolve(expr, current, item)
+        variable = resolve_variable(expr, current, item)
         steps += _steps(current, variable)
         current = simplify(derivatives(current, variable)[id(current)])
         names.append(to_text(variable))
@@ -313,8 +285,6 @@ def explain_chain(f: Expr | str, inner: Mapping[str, Expr | str], *wrt: str, **k
     dx/d(wrt) (k x m), their product, and the result after substituting x and simplifying, as in
     the lecture's df/d(s,t) = (df/dx)(dx/d(s,t)).
     """
-    from ._parser import parse
-
     names = list(inner)
     if not names:
         raise ShapeError("explain_chain needs at least one intermediate variable")
@@ -367,17 +337,9 @@ def _d(expr: Expr, name: str) -> Expr:
 
 
 def _find(expr: Expr, name: str) -> Expr | None:
-    return next((n for n in postorder([expr]) if n.op == "var" and n.attrs[0] == name), None)
+    return find_variable([expr], name)
 
 
 def _substitute(expr: Expr, pieces: Mapping[str, Expr]) -> Expr:
     """expr with each named variable replaced by its expression."""
-    from ._simplify import rebuild
-
-    done: dict[int, Expr] = {}
-    for node in postorder([expr]):
-        if node.op == "var" and node.attrs[0] in pieces:
-            done[id(node)] = pieces[node.attrs[0]]
-        else:
-            done[id(node)] = rebuild(node, tuple(done[id(c)] for c in node.args))
-    return done[id(expr)]
+    return E.rewrite(expr, lambda node: pieces.get(node.attrs[0]) if node.op == "var" else None)

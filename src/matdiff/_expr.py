@@ -1,8 +1,8 @@
 """The expression node: one immutable, hash-consed type for every operation.
 
 Equal subexpressions are the same object, so a DAG built from a value, its gradient and its
-Hessian shares every common part. The canonical constructors below (`einsum`, `add`, `apply`,
-...) are the only way nodes are made; each applies the cheap, always-valid simplifications
+Hessian shares every common part. The canonical constructors below (`einsum`, `add`, `power`,
+`elementwise`, ...) are the only way nodes are made; each applies the cheap, always-valid simplifications
 (flattening, Kronecker-delta elimination, constant folding, zero propagation, like terms).
 """
 
@@ -11,12 +11,13 @@ from __future__ import annotations
 import hashlib
 import itertools
 import weakref
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from typing import Any
 
 import numpy as np
 
-from ._errors import ShapeError
+from ._errors import ShapeError, guard_depth
+from ._registry import REGISTRY, lookup
 
 Dim = str | int  # a symbolic dimension name, or a fixed size
 Labels = tuple[int, ...]
@@ -76,7 +77,7 @@ class Expr:
     def __delattr__(self, name: str) -> None:
         raise AttributeError("matdiff expressions are immutable")
 
-    def __reduce__(self):  # pickling rebuilds through the interning constructor
+    def __reduce__(self) -> tuple:  # pickling rebuilds through the interning constructor
         return (Expr, (self.op, self.args, self.attrs, self.shape))
 
     @property
@@ -91,7 +92,108 @@ class Expr:
             return "row"
         return ("scalar", "vector", "matrix")[self.ndim] if self.ndim < 3 else "tensor"
 
-    # Everything else (operators, evaluate, printing) is attached by the modules that own it.
+    # Evaluation and printing ------------------------------------------------------------------
+
+    @guard_depth
+    def evaluate(self, values: Mapping[str, Any]) -> np.ndarray:
+        """Evaluate with `values` (name -> number or array); returns a NumPy array (0-d for a scalar)."""
+        return _evaluate.evaluate([self], values)[0]
+
+    @property
+    def variables(self) -> dict[str, str]:
+        """The variables of the expression and their kinds, by name, sorted by name."""
+        return {name: node.attrs[1] for name, node in variables([self]).items()}
+
+    @property
+    def dims(self) -> tuple[Dim, ...]:
+        """The shape, with dimensions that the expression forces equal given one name."""
+        return _shapes.dim_classes([self]).canonical(self.shape)
+
+    @property
+    def T(self) -> Expr:
+        """The transpose: a vector becomes a row and back; a matrix swaps its axes."""
+        return _algebra.transpose(self)
+
+    @guard_depth
+    def to_text(self) -> str:
+        """The text syntax (index notation where no matrix form exists); the same as str()."""
+        return _printing.to_text(self)
+
+    @guard_depth
+    def to_latex(self) -> str:
+        """LaTeX, in matrix notation or in index notation."""
+        return _printing.to_latex(self)
+
+    @guard_depth
+    def __str__(self) -> str:
+        return _printing.to_text(self)
+
+    @guard_depth
+    def __repr__(self) -> str:
+        return f"<matdiff {self.kind} {_printing.to_text(self)}>"
+
+    @guard_depth
+    def _repr_latex_(self) -> str:
+        return f"${_printing.to_latex(self)}$"
+
+    # Python operators, NumPy style: * and / are element-wise (or scaling), @ is the matrix product
+
+    __array_ufunc__ = None  # NumPy defers to these operators instead of broadcasting over an Expr
+
+    def __add__(self, other: Operand) -> Expr:
+        return _algebra.add(self, other)
+
+    def __radd__(self, other: Operand) -> Expr:
+        return _algebra.add(other, self)
+
+    def __sub__(self, other: Operand) -> Expr:
+        return _algebra.sub(self, other)
+
+    def __rsub__(self, other: Operand) -> Expr:
+        return _algebra.sub(other, self)
+
+    def __mul__(self, other: Operand) -> Expr:
+        return _algebra.hadamard(self, other)
+
+    def __rmul__(self, other: Operand) -> Expr:
+        return _algebra.hadamard(other, self)
+
+    def __truediv__(self, other: Operand) -> Expr:
+        return _algebra.elementwise_divide(self, other)
+
+    def __rtruediv__(self, other: Operand) -> Expr:
+        return _algebra.elementwise_divide(other, self)
+
+    def __pow__(self, other: Operand) -> Expr:
+        return _algebra.elementwise_power(self, other)
+
+    def __rpow__(self, other: Operand) -> Expr:
+        return _algebra.elementwise_power(other, self)
+
+    def __matmul__(self, other: Operand) -> Expr:
+        return _algebra.python_matmul(self, other)
+
+    def __rmatmul__(self, other: Operand) -> Expr:
+        return _algebra.python_matmul(other, self)
+
+    def __neg__(self) -> Expr:
+        return _algebra.neg(self)
+
+    def __pos__(self) -> Expr:
+        return self
+
+
+Operand = Expr | float | int
+"""What the operators and functions accept: an expression or a number."""
+
+
+def as_expr(value: Operand) -> Expr:
+    """Numbers become constants; anything else that is not an Expr is refused."""
+    if isinstance(value, Expr):
+        return value
+    if isinstance(value, bool) or not isinstance(value, (int, float)):
+        raise TypeError(f"cannot use {type(value).__name__} in a matdiff expression; use a number or an expression")
+    return const(value)
 
 
 # ---------------------------------------------------------------------------------------------
@@ -305,7 +407,7 @@ def is_symmetric(node: Expr) -> bool:
             known = node.attrs[1] == "symmetric"
         elif op in ("delta", "ones", "zeros"):
             known = node.shape[0] == node.shape[1]
-        elif op in ("inv", "pow", "add") or op in ELEMENTWISE:
+        elif op in ("pow", "add") or (op in REGISTRY and REGISTRY[op].symmetric):  # f(S) of symmetric S
             known = all(is_symmetric(child) for child in node.args)
         elif op == "einsum":
             subs, out = node.attrs
@@ -418,25 +520,16 @@ def add(terms: Iterable[Expr]) -> Expr:
 
 
 # ---------------------------------------------------------------------------------------------
-# Element-wise functions and true matrix functions
-
-ELEMENTWISE = (
-    "sin", "cos", "tan", "arcsin", "arccos", "arctan", "exp", "log", "sqrt", "tanh",
-    "abs", "sign", "relu", "sigmoid", "step",
-)  # fmt: skip
+# Functions and powers
 
 
-def apply(name: str, x: Expr) -> Expr:
-    """An element-wise function; folds constants."""
-    from ._evaluate import elementwise_value  # the numeric table lives with the evaluator
-
-    if name not in ELEMENTWISE:
-        raise ShapeError(f"unknown element-wise function {name}")
+def elementwise(name: str, value: Callable[[np.ndarray], np.ndarray], x: Expr) -> Expr:
+    """The node of an element-wise function (declared in `_ops`); folds constants and f(0) = 0."""
     if x.op == "row":
-        return row(apply(name, x.args[0]))
+        return row(elementwise(name, value, x.args[0]))
     if x.op == "const":
-        return const(float(elementwise_value(name, np.float64(x.attrs[0]))))
-    if is_zero(x) and float(elementwise_value(name, np.float64(0.0))) == 0.0:
+        return const(float(value(np.float64(x.attrs[0]))))
+    if is_zero(x) and float(value(np.float64(0.0))) == 0.0:
         return x
     return Expr(name, (x,), (), x.shape)
 
@@ -466,35 +559,9 @@ def square_dims(x: Expr, what: str) -> None:
         raise ShapeError(f"{what} needs a square matrix, got {describe(x)}")
 
 
-def matrix_function(name: str, x: Expr) -> Expr:
-    """inv, det, logdet: functions of a square matrix."""
-    square_dims(x, name)
-    if name == "inv" and x.op == "inv":
-        return x.args[0]
-    if name == "inv":
-        return Expr("inv", (x,), (), (x.shape[0], x.shape[0]))
-    return Expr(name, (x,), (), ())
-
-
-def reduction(name: str, x: Expr) -> Expr:
-    """softmax (vector to vector), logsumexp and norm2 (to a scalar)."""
-    x = strip_row(x)
-    if name == "softmax":
-        if x.ndim != 1:
-            raise ShapeError(f"softmax needs a vector, got {describe(x)}")
-        return Expr("softmax", (x,), (), x.shape)
-    if x.ndim == 0 and name == "norm2":
-        return apply("abs", x)
-    if x.ndim == 0 and name == "logsumexp":
-        return x
-    return Expr(name, (x,), (), ())
-
-
 def describe(node: Expr) -> str:
     """'x (vector, n_x)' for error messages: the operand, its kind and its shape."""
-    from ._printing import to_text
-
-    text = to_text(node)
+    text = _printing.to_text(node)
     if len(text) > 60:
         text = text[:57] + "..."
     shape = " x ".join(str(d) for d in node.shape) or "1 x 1"
@@ -517,3 +584,70 @@ def postorder(roots: Sequence[Expr]) -> list[Expr]:
         stack.append((node, True))
         stack.extend((child, False) for child in reversed(node.args) if id(child) not in seen)
     return order
+
+
+def orient_like(result: Expr, template: Expr) -> Expr:
+    """`result` as a row vector where `template` is one."""
+    return row(result) if template.kind == "row" and result.ndim == 1 else result
+
+
+def resize_constant(node: Expr, shape: tuple[Dim, ...]) -> Expr | None:
+    """ones, zeros or eye with its dimensions renamed; None for any other node."""
+    return Expr(node.op, (), node.attrs, shape) if node.op in ("ones", "zeros", "delta") else None
+
+
+def hole(shape: tuple[Dim, ...]) -> Expr:
+    """A placeholder of a given shape, for matching products that differ in one factor (`_simplify`)."""
+    return Expr("hole", (), (), shape)
+
+
+# ---------------------------------------------------------------------------------------------
+# Traversals: variables, and rebuilding bottom-up
+
+
+def variables(roots: Sequence[Expr]) -> dict[str, Expr]:
+    """The variable nodes under `roots`, by name, sorted by name."""
+    found = {node.attrs[0]: node for node in postorder(roots) if node.op == "var"}
+    return dict(sorted(found.items()))
+
+
+def find_variable(roots: Sequence[Expr], name: str) -> Expr | None:
+    """The variable called `name` under `roots`, or None."""
+    return variables(roots).get(name)
+
+
+def rebuild(node: Expr, args: tuple[Expr, ...]) -> Expr:
+    """The node with new children, through the canonical constructors (which simplify again)."""
+    if all(a is b for a, b in zip(args, node.args)):
+        return node
+    op = node.op
+    if op == "einsum":
+        return einsum(args, *node.attrs)
+    if op == "add":
+        return add(args)
+    if op == "row":
+        return row(args[0]) if args[0].ndim == 1 else args[0]
+    if op == "pow":
+        return power(args[0], node.attrs[0])
+    return lookup(op)(args[0])  # a registered function; lookup raises for anything else
+
+
+def rewrite(
+    root: Expr,
+    replace: Callable[[Expr], Expr | None] = lambda node: None,
+    then: Callable[[Expr], Expr] = lambda node: node,
+) -> Expr:
+    """`root` rebuilt bottom-up: each node becomes `replace(node)` where that is not None, else the node
+    rebuilt from its rewritten children and passed through `then`. Iterative: depth is no limit."""
+    done: dict[int, Expr] = {}
+    for node in postorder([root]):
+        replacement = replace(node)
+        if replacement is None:
+            replacement = then(rebuild(node, tuple(done[id(c)] for c in node.args)))
+        done[id(node)] = replacement
+    return done[id(root)]
+
+
+# The operators, evaluation and printing of Expr live in the modules that own them, and those modules
+# build on this one: they are imported last, once everything above is defined (a real import cycle).
+from . import _algebra, _evaluate, _printing, _shapes  # noqa: E402

@@ -16,6 +16,7 @@ from . import _algebra as A
 from . import _expr as E
 from ._errors import MatdiffError, ParseError, ShapeError, _caret
 from ._expr import Expr
+from ._registry import REGISTRY
 
 GRAMMAR = r"""
 ?start: sum
@@ -110,14 +111,14 @@ def _collect_names(tree: Tree | Token, text: str) -> list[str]:
             raise ParseError(f"the expression is nested more than {MAX_DEPTH} levels deep", text, position)
         if isinstance(node, Tree) and node.data == "name":
             name = str(node.children[0])
-            if name in A.FUNCTIONS:
+            if name in REGISTRY:
                 raise ParseError(f"{name} is a function: write {name}(...)", text, node.meta.start_pos)
             if name not in _CONSTANTS and name not in names:
                 names.append(name)
         if isinstance(node, Tree) and node.data == "call":
             fname = node.children[0]
-            if str(fname) not in A.FUNCTIONS:
-                known = ", ".join(sorted(A.FUNCTIONS))
+            if str(fname) not in REGISTRY:
+                known = ", ".join(sorted(REGISTRY))
                 raise ParseError(f"unknown function {str(fname)!r} (known: {known})", text, fname.start_pos)
         for child in reversed(_children_trees(node)):  # a chain a+b+c... is flat once built
             same_family = child.data in _FAMILY and _FAMILY[child.data] == _FAMILY.get(node.data)
@@ -204,7 +205,8 @@ def _node(node: Tree, args: list[Expr], variables: Mapping[str, Expr]) -> Expr:
         name = str(node.children[0])
         return A.eye() if name in _CONSTANTS else variables[name]
     if kind == "call":
-        function = A.FUNCTIONS[str(node.children[0])]
+        function = REGISTRY[str(node.children[0])].build
+        assert function is not None
         try:
             return function(*args)
         except TypeError:

@@ -15,7 +15,8 @@ from contextvars import ContextVar
 from dataclasses import dataclass
 
 from . import _expr as E
-from ._expr import ELEMENTWISE, Expr, dim_owner, is_symmetric, postorder
+from ._expr import Expr, dim_owner, is_symmetric, postorder
+from ._registry import REGISTRY, is_function
 
 INDEX_NAMES = "ijklpqrstuvwabcdefgh"
 
@@ -157,10 +158,8 @@ def _matrix_doc(node: Expr, args: list[tuple]) -> tuple:
         return _power_doc(node, args[0])
     if op == "einsum":
         return _einsum_doc(node, args)
-    if op in ELEMENTWISE or op in ("det", "logdet", "softmax", "logsumexp", "norm2"):
+    if is_function(op):
         return ("call", op, args)
-    if op == "inv":
-        return ("call", "inv", args)
     raise NoMatrixForm  # pragma: no cover
 
 
@@ -604,7 +603,7 @@ def _index_layout(node: Expr, names: list[str], fresh: _Fresh) -> tuple:
         return ("idx", ("sym", "eye"), names)
     if node.op == "pow":
         return ("pow", _index_layout(node.args[0], names, fresh), node.attrs[0], False)
-    if node.op in ELEMENTWISE:
+    if is_function(node.op) and REGISTRY[node.op].kind.value == "element-wise":
         return ("call", node.op, [_index_layout(node.args[0], names, fresh)])
     if node.op == "row":
         return _index_layout(node.args[0], names, fresh)
@@ -723,14 +722,6 @@ _GREEK = {
     "mu", "nu", "xi", "pi", "rho", "sigma", "tau", "phi", "chi", "psi", "omega",
     "Gamma", "Delta", "Theta", "Lambda", "Xi", "Pi", "Sigma", "Phi", "Psi", "Omega",
 }  # fmt: skip
-_LATEX_CALLS = {
-    "exp": r"\exp", "log": r"\log", "sin": r"\sin", "cos": r"\cos", "tan": r"\tan", "tanh": r"\tanh",
-    "arcsin": r"\arcsin", "arccos": r"\arccos", "arctan": r"\arctan", "det": r"\det",
-    "logdet": r"\log\det", "tr": r"\operatorname{tr}", "diag": r"\operatorname{diag}",
-    "sum": r"\operatorname{sum}", "sign": r"\operatorname{sign}", "relu": r"\operatorname{relu}",
-    "sigmoid": r"\sigma", "softmax": r"\operatorname{softmax}", "logsumexp": r"\operatorname{logsumexp}",
-    "step": r"\operatorname{step}",
-}  # fmt: skip
 
 
 def to_latex(node: Expr) -> str:
@@ -769,7 +760,10 @@ def _latex(doc: tuple) -> tuple[str, int]:
             return rf"\left|{inner}\right|", 9
         if name == "sqrt":
             return rf"\sqrt{{{inner}}}", 9
-        return rf"{_LATEX_CALLS.get(name, name)}\left({inner}\right)", 9
+        spelling = REGISTRY[name].latex if name in REGISTRY else name
+        if "{}" in spelling:
+            return spelling.format(inner), 9
+        return rf"{spelling}\left({inner}\right)", 9
     if kind == "t":
         return f"{_lwrap(doc[1], 6)}^{{\\top}}", 5
     if kind == "mul":

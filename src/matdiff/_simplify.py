@@ -14,47 +14,19 @@ from __future__ import annotations
 from collections import defaultdict
 
 from . import _expr as E
-from ._expr import Expr, postorder
-
-
-def rebuild(node: Expr, args: tuple[Expr, ...]) -> Expr:
-    """The node with new children, through the canonical constructors."""
-    if all(a is b for a, b in zip(args, node.args)):
-        return node
-    op = node.op
-    if op == "einsum":
-        return E.einsum(args, *node.attrs)
-    if op == "add":
-        return E.add(args)
-    if op == "row":
-        return E.row(args[0]) if args[0].ndim == 1 else args[0]
-    if op == "pow":
-        return E.power(args[0], node.attrs[0])
-    if op in E.ELEMENTWISE:
-        return E.apply(op, args[0])
-    if op in ("inv", "det", "logdet"):
-        return E.matrix_function(op, args[0])
-    return E.reduction(op, args[0])
+from ._expr import Expr
 
 
 def simplify(expr: Expr) -> Expr:
     """Rebuild bottom-up, factoring every sum."""
-    done: dict[int, Expr] = {}
-    for node in postorder([expr]):
-        new = rebuild(node, tuple(done[id(c)] for c in node.args))
-        done[id(node)] = factor_sum(new) if new.op == "add" else new
-    return done[id(expr)]
-
-
-def _hole(shape: tuple) -> Expr:
-    return Expr("var", (), ("__hole__", "hole"), shape)
+    return E.rewrite(expr, then=lambda node: factor_sum(node) if node.op == "add" else node)
 
 
 def _holes(base: Expr):
     """Ways to see a product as key[hole := content]: one factor, or every factor on one label."""
     subs, out = base.attrs
     for position, operand in enumerate(base.args):
-        args = base.args[:position] + (_hole(operand.shape),) + base.args[position + 1 :]
+        args = base.args[:position] + (E.hole(operand.shape),) + base.args[position + 1 :]
         yield E.einsum(args, subs, out), operand
     dims = {label: dim for node, labels in zip(base.args, subs) for label, dim in zip(labels, node.shape)}
     for label in dims:  # e.g. the vectors c[k] in X'*diag(c)*X, as one element-wise factor
@@ -63,7 +35,7 @@ def _holes(base: Expr):
             continue
         content = E.einsum([base.args[i] for i in group], [subs[i] for i in group], (label,))
         rest = [i for i in range(len(subs)) if i not in group]
-        args = [base.args[i] for i in rest] + [_hole((dims[label],))]
+        args = [base.args[i] for i in rest] + [E.hole((dims[label],))]
         yield E.einsum(args, [subs[i] for i in rest] + [(label,)], out), content
 
 
@@ -89,7 +61,7 @@ def factor_sum(node: Expr) -> Expr:
             if len(members) < 2:
                 continue
             used.update(i for i, _ in members)
-            hole = next(a for a in key.args if a.op == "var" and a.attrs[0] == "__hole__")
+            hole = next(a for a in key.args if a.op == "hole")
             merged = E.add([content for _, content in members])
             combined.append(E.einsum([merged if a is hole else a for a in key.args], *key.attrs))
         if not combined:

@@ -28,10 +28,11 @@ from typing import Any
 import numpy as np
 
 from . import _expr as E
-from ._api import evaluate as _evaluate
+from ._api import expression
+from ._diff import diff
 from ._errors import ArgumentError
+from ._evaluate import evaluate as _evaluate
 from ._expr import Expr
-from ._parser import parse as _parse
 from ._printing import INDEX_NAMES, NoMatrixForm, _einsum_layout, _Fresh, _index_layout, _latex, render_text
 from ._printing import layout as _layout
 
@@ -50,20 +51,12 @@ ORDERS = ("F", "C")
 # Layouts ---------------------------------------------------------------------------------------
 
 
-def _as_expr(f: Expr | str) -> Expr:
-    if isinstance(f, str):
-        return _parse(f)
-    if not isinstance(f, Expr):
-        raise ArgumentError(f"expected a matdiff expression or its text, got {type(f).__name__}")
-    return f
-
-
 def _check_layout(layout: str) -> None:
     if layout not in LAYOUTS:
         raise ArgumentError(f"unknown layout {layout!r}: use one of {', '.join(map(repr, LAYOUTS))}")
 
 
-def derivative(f: Expr | str, *wrt: str | Expr, layout: str = "gradient") -> Expr:
+def derivative(f: Expr | str, *wrt: str | Expr, layout: str = "gradient", **kinds: str) -> Expr:
     """The derivative of `f` by each of `wrt` in turn, as printed in `layout`.
 
     ``"gradient"`` (the default; the Matrix Cookbook's, and what ``md.diff`` prints): the derivative
@@ -72,12 +65,11 @@ def derivative(f: Expr | str, *wrt: str | Expr, layout: str = "gradient") -> Exp
     a row vector, so d(x'a)/dx is ``a'``. Every other derivative is the same in both layouts: a vector by
     a vector is the m x n Jacobian, a scalar by a matrix keeps the matrix's shape, a vector by a scalar
     is a column, and tensors are ``f.shape + wrt.shape``. The numbers never change: a row vector
-    evaluates to the same 1-D array as its column. `f` may be an expression or its text.
+    evaluates to the same 1-D array as its column. `f` may be an expression or its text, parsed with
+    the kinds given as keywords.
     """
     _check_layout(layout)
-    from ._diff import diff
-
-    expr = _as_expr(f)
+    expr = expression(f, kinds, "derivative")
     result = diff(expr, *wrt)
     if layout == "numerator" and expr.ndim == 0 and result.ndim == 1 and result.op != "row":
         # a scalar differentiated by a vector: the gradient becomes a row vector
@@ -85,14 +77,14 @@ def derivative(f: Expr | str, *wrt: str | Expr, layout: str = "gradient") -> Exp
     return result
 
 
-def derivative_text(f: Expr | str, *wrt: str | Expr, layout: str = "gradient") -> str:
+def derivative_text(f: Expr | str, *wrt: str | Expr, layout: str = "gradient", **kinds: str) -> str:
     """The derivative printed in `layout` ("gradient", the default, or "numerator"); see :func:`derivative`."""
-    return str(derivative(f, *wrt, layout=layout))
+    return str(derivative(f, *wrt, layout=layout, **kinds))
 
 
-def derivative_latex(f: Expr | str, *wrt: str | Expr, layout: str = "gradient") -> str:
+def derivative_latex(f: Expr | str, *wrt: str | Expr, layout: str = "gradient", **kinds: str) -> str:
     """LaTeX for the derivative in `layout` ("gradient", the default, or "numerator"); see :func:`derivative`."""
-    return derivative(f, *wrt, layout=layout).to_latex()  # type: ignore[attr-defined]
+    return derivative(f, *wrt, layout=layout, **kinds).to_latex()
 
 
 # Index notation ----------------------------------------------------------------------------------
@@ -105,15 +97,15 @@ def _index_body(D: Expr, names: list[str], taken: list[str]) -> tuple:
         return _einsum_layout(D, names)
 
 
-def index_notation(D: Expr, name: str = "J", latex: bool = False) -> str:
+def index_notation(D: Expr | str, name: str = "J", latex: bool = False, **kinds: str) -> str:
     """`D` in index notation, ``J[i,j,k,l] = A[i,k]*B[l,j]``, even where a matrix form exists.
 
     For ``D = md.diff(F, X)`` entry ``J[i,j,k,l]`` is dF[i,j]/dX[k,l] (the lecture's J_ijkl); every
     index on the right that is not on the left is summed over, and ``eye[i,k]`` is the Kronecker delta.
     A scalar prints as ``J = ...``. With ``latex=True`` the result is LaTeX: ``J_{ijkl} = A_{ik} B_{lj}``.
+    `D` may be text, parsed with the kinds given as keywords.
     """
-    if not isinstance(D, Expr):
-        raise ArgumentError(f"index_notation needs a matdiff expression, got {type(D).__name__}")
+    D = expression(D, kinds, "index_notation")
     if not isinstance(name, str) or not name:
         raise ArgumentError(f"name must be a non-empty string, got {name!r}")
     names = list(INDEX_NAMES[: D.ndim])
@@ -168,7 +160,7 @@ def _text_of(node: Expr) -> str:
 def _latex_of(node: Expr) -> str:
     if node.op == "delta":
         return "I"
-    text = node.to_latex()  # type: ignore[attr-defined]
+    text = node.to_latex()
     return rf"\left({text}\right)" if _layout(node)[0] in ("add", "mul", "had", "div", "ediv") else text
 
 
@@ -259,7 +251,9 @@ class KroneckerSum:
         return result
 
 
-def kronecker(D: Expr, out_ndim: int = 2, order: str = "F") -> KroneckerForm | KroneckerSum | None:
+def kronecker(
+    D: Expr | str, out_ndim: int = 2, order: str = "F", **kinds: str
+) -> KroneckerForm | KroneckerSum | None:
     """A Kronecker form of the derivative `D`, or None where it finds none (a single product or a sum of them).
 
     `D` has `out_ndim` function axes and the rest variable axes, at most two of each (a vector is an
@@ -270,9 +264,9 @@ def kronecker(D: Expr, out_ndim: int = 2, order: str = "F") -> KroneckerForm | K
 
     d(X')/dX has no Kronecker form (it is the commutation matrix, D[i,j,k,l] = eye[j,k]*eye[i,l]), nor
     has any derivative that pairs a function index with the "wrong" variable index: these give None.
+    `D` may be text, parsed with the kinds given as keywords.
     """
-    if not isinstance(D, Expr):
-        raise ArgumentError(f"kronecker needs a matdiff expression, got {type(D).__name__}")
+    D = expression(D, kinds, "kronecker")
     _check_order(order)
     _check_out_ndim(out_ndim, D.ndim)
     in_ndim = D.ndim - out_ndim
@@ -367,14 +361,14 @@ def _check_index(index: int | Sequence[int], out_ndim: int, shape: Sequence[Any]
     return tuple(int(x) for x in fixed)
 
 
-def slice_text(D: Expr, index: int | Sequence[int], out_ndim: int, name: str = "J") -> str:
+def slice_text(D: Expr | str, index: int | Sequence[int], out_ndim: int, name: str = "J", **kinds: str) -> str:
     """The derivative of one function entry, df[index]/dX, in index notation with the function index fixed.
 
     For f = A*x and D = md.diff(f, "A"), ``slice_text(D, 1, 1)`` is ``J[1,k,l] = eye[1,k]*x[l]``: row 1 of
-    df[1]/dA is x' and every other row is zero. Indices are 0-based, as in NumPy.
+    df[1]/dA is x' and every other row is zero. Indices are 0-based, as in NumPy. `D` may be text, parsed
+    with the kinds given as keywords.
     """
-    if not isinstance(D, Expr):
-        raise ArgumentError(f"slice_text needs a matdiff expression, got {type(D).__name__}")
+    D = expression(D, kinds, "slice_text")
     _check_out_ndim(out_ndim, D.ndim)
     fixed = _check_index(index, out_ndim, D.shape[:out_ndim])
     if any(x < 0 for x in fixed):
@@ -404,7 +398,7 @@ def _as_array(D: Any, values: Mapping[str, Any] | None, what: str) -> np.ndarray
     if isinstance(D, Expr):
         if values is None:
             raise ArgumentError(f"{what} needs values to evaluate the derivative")
-        return np.asarray(D.evaluate(values))  # type: ignore[attr-defined]
+        return np.asarray(D.evaluate(values))
     if isinstance(D, np.ndarray):
         return D
     raise ArgumentError(f"{what} needs a matdiff expression or a NumPy array, got {type(D).__name__}")

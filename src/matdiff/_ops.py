@@ -1,0 +1,320 @@
+"""The functions of the syntax, each declared once with all its facets (see `_registry.Operation`).
+
+A new element-wise function is one `_elementwise(...)` declaration here, plus its row in the rule tests
+(tests/test_rules.py): its name in the syntax, `md.NAME`, evaluation, derivative, explanation, LaTeX and
+domain for checks all come from it. Every public name in this module is an operation, and `matdiff`
+re-exports them all, so the declaration is also the public function.
+
+Element-wise derivatives are f'(y, x) with y = f(x) the node; the chain rule d f(x) = f'(x) ⊙ dx is
+applied in `_rules`. Reductions and matrix functions give their forward rule
+(y, args, dargs, w) -> dy with dy of shape y.shape + w, each citing its identity.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+import numpy as np
+
+from . import _expr as E
+from ._errors import EvaluationError, ShapeError
+from ._expr import Expr, Operand, as_expr, describe, orient_like
+from ._registry import (
+    ABOVE_MINUS_ONE,
+    AWAY_FROM_POLES,
+    NONZERO,
+    OPEN_UNIT,
+    POSITIVE,
+    POSITIVE_DETERMINANT,
+    REAL,
+    WELL_CONDITIONED,
+    Domain,
+    Kind,
+    Operation,
+    register,
+)
+from ._rules import linear, variable_labels
+
+# ---------------------------------------------------------------------------------------------
+# Declaration helpers
+
+
+def _elementwise(
+    name: str,
+    value: Callable[[np.ndarray], np.ndarray],
+    derivative: Callable[[Expr, Expr], Expr],
+    identity: str,
+    latex: str,
+    domain: Domain = REAL,
+    doc: str = "",
+) -> Operation:
+    """An element-wise function: f applied to every entry. Its node constructor folds constants."""
+
+    def build(x: Operand) -> Expr:
+        return E.elementwise(name, value, as_expr(x))
+
+    return register(
+        Operation(
+            name, Kind.ELEMENTWISE, doc or f"Element-wise {name}.", latex, value, derivative, identity,
+            python=name, domain=domain, build=build, symmetric=True,
+        )
+    )  # fmt: skip
+
+
+def _hadamard(a: Expr, b: Expr) -> Expr:
+    labels = tuple(range(a.ndim))
+    return E.einsum([a, b], [labels, labels], labels)
+
+
+def _one_plus(x: Expr) -> Expr:
+    return E.add([E.ones(x.shape), x])
+
+
+def _one_minus(x: Expr) -> Expr:
+    return E.add([E.ones(x.shape), E.scale(-1.0, x)])
+
+
+def _stable_sigmoid(x: np.ndarray) -> np.ndarray:
+    return 0.5 * (1.0 + np.tanh(0.5 * x))  # no overflow for large |x|
+
+
+# ---------------------------------------------------------------------------------------------
+# Trigonometric functions
+
+sin = _elementwise("sin", np.sin, lambda y, x: cos(x), "sin' = cos", r"\sin")
+cos = _elementwise("cos", np.cos, lambda y, x: E.scale(-1.0, sin(x)), "cos' = -sin", r"\cos")
+tan = _elementwise(
+    "tan", np.tan, lambda y, x: _one_plus(E.power(y, 2.0)), "tan' = 1 + tan^2", r"\tan", AWAY_FROM_POLES
+)
+arcsin = _elementwise(
+    "arcsin", np.arcsin, lambda y, x: E.power(_one_minus(E.power(x, 2.0)), -0.5),
+    "arcsin'(u) = 1/sqrt(1 - u^2)", r"\arcsin", OPEN_UNIT,
+)  # fmt: skip
+arccos = _elementwise(
+    "arccos", np.arccos, lambda y, x: E.scale(-1.0, E.power(_one_minus(E.power(x, 2.0)), -0.5)),
+    "arccos'(u) = -1/sqrt(1 - u^2)", r"\arccos", OPEN_UNIT,
+)  # fmt: skip
+arctan = _elementwise(
+    "arctan", np.arctan, lambda y, x: E.power(_one_plus(E.power(x, 2.0)), -1.0), "arctan'(u) = 1/(1 + u^2)", r"\arctan"
+)
+
+# ---------------------------------------------------------------------------------------------
+# Exponentials, logarithms and roots
+
+exp = _elementwise("exp", np.exp, lambda y, x: y, "exp' = exp", r"\exp")
+log = _elementwise("log", np.log, lambda y, x: E.power(x, -1.0), "log'(u) = 1/u", r"\log", POSITIVE)
+sqrt = _elementwise(
+    "sqrt", np.sqrt, lambda y, x: E.scale(0.5, E.power(y, -1.0)), "sqrt'(u) = 1/(2 sqrt(u))", r"\sqrt{{{}}}", POSITIVE
+)
+log1p = _elementwise(
+    "log1p", np.log1p, lambda y, x: E.power(_one_plus(x), -1.0), "log1p'(u) = 1/(1 + u)",
+    r"\operatorname{log1p}", ABOVE_MINUS_ONE, "Element-wise log(1 + x), accurate for small x.",
+)  # fmt: skip
+expm1 = _elementwise(
+    "expm1", np.expm1, lambda y, x: exp(x), "expm1' = exp", r"\operatorname{expm1}", REAL,
+    "Element-wise exp(x) - 1, accurate for small x.",
+)  # fmt: skip
+
+# ---------------------------------------------------------------------------------------------
+# Hyperbolic functions
+
+sinh = _elementwise("sinh", np.sinh, lambda y, x: cosh(x), "sinh' = cosh", r"\sinh")
+cosh = _elementwise("cosh", np.cosh, lambda y, x: sinh(x), "cosh' = sinh", r"\cosh")
+tanh = _elementwise("tanh", np.tanh, lambda y, x: _one_minus(E.power(y, 2.0)), "tanh' = 1 - tanh^2", r"\tanh")
+arcsinh = _elementwise(
+    "arcsinh", np.arcsinh, lambda y, x: E.power(_one_plus(E.power(x, 2.0)), -0.5), "arcsinh'(u) = 1/sqrt(1 + u^2)",
+    r"\operatorname{arcsinh}",
+)  # fmt: skip
+
+# ---------------------------------------------------------------------------------------------
+# Activations and piecewise functions (derivatives hold away from the kinks)
+
+sigmoid = _elementwise(
+    "sigmoid", _stable_sigmoid, lambda y, x: _hadamard(y, _one_minus(y)), "sigmoid' = sigmoid (1 - sigmoid)",
+    r"\sigma", doc="Element-wise logistic sigmoid 1/(1 + exp(-x)), computed stably.",
+)  # fmt: skip
+softplus = _elementwise(
+    "softplus", lambda x: np.logaddexp(0.0, x), lambda y, x: sigmoid(x), "softplus' = sigmoid",
+    r"\operatorname{softplus}", doc="Element-wise log(1 + exp(x)), computed stably (no overflow at x = 700).",
+)  # fmt: skip
+abs = _elementwise("abs", np.abs, lambda y, x: sign(x), "abs' = sign (u != 0)", r"\left|{}\right|", NONZERO)
+sign = _elementwise("sign", np.sign, lambda y, x: E.zeros(x.shape), "sign' = 0 (u != 0)", r"\operatorname{sign}", NONZERO)
+relu = _elementwise(
+    "relu", lambda x: np.maximum(x, 0.0), lambda y, x: step(x), "relu' = step (u != 0)", r"\operatorname{relu}", NONZERO
+)
+step = _elementwise(
+    "step", lambda x: (x > 0).astype(np.float64), lambda y, x: E.zeros(x.shape), "step' = 0 (u != 0)",
+    r"\operatorname{step}", NONZERO, "Element-wise Heaviside step: 1 where x > 0, else 0.",
+)  # fmt: skip
+
+# ---------------------------------------------------------------------------------------------
+# Functions of a square matrix
+
+
+def _square_function(name: str, x: Expr, shape: tuple[E.Dim, ...]) -> Expr:
+    E.square_dims(x, name)
+    return Expr(name, (x,), (), shape)
+
+
+def _inverse_node(x: Expr) -> Expr:
+    return x.args[0] if x.op == "inv" else _square_function("inv", x, (x.shape[0], x.shape[0]))
+
+
+def _linalg(function: Callable[[np.ndarray], np.ndarray], name: str) -> Callable[[np.ndarray], np.ndarray]:
+    def value(x: np.ndarray) -> np.ndarray:
+        try:
+            return np.asarray(function(x))
+        except np.linalg.LinAlgError as error:
+            raise EvaluationError(f"{name} of a singular matrix: {error}") from None
+
+    return value
+
+
+def _logdet_value(x: np.ndarray) -> np.ndarray:
+    sign, logabs = np.linalg.slogdet(x)  # stable where det itself would overflow
+    if sign <= 0:
+        raise EvaluationError("logdet needs a matrix with a positive determinant")
+    return np.asarray(logabs)
+
+
+def _inverse_rule(y: Expr, args: tuple[Expr, ...], d: tuple[Expr, ...], w: tuple[int, ...]) -> Expr:
+    # d inv(X) = -inv(X) dX inv(X)  (Matrix Cookbook eq. 59)
+    wl = variable_labels(w)
+    return linear(d[0], lambda t: E.einsum([E.const(-1.0), y, t, y], [(), (0, 2), (2, 3) + wl, (3, 1)], (0, 1) + wl))
+
+
+def _determinant_rule(y: Expr, args: tuple[Expr, ...], d: tuple[Expr, ...], w: tuple[int, ...]) -> Expr:
+    # d det X = det(X) tr(inv(X) dX)  (Jacobi's formula; Matrix Cookbook eq. 46)
+    inverse, wl = _inverse_node(args[0]), variable_labels(w)
+    return linear(d[0], lambda t: E.einsum([y, inverse, t], [(), (1, 0), (0, 1) + wl], wl))
+
+
+def _log_determinant_rule(y: Expr, args: tuple[Expr, ...], d: tuple[Expr, ...], w: tuple[int, ...]) -> Expr:
+    # d logdet X = tr(inv(X) dX)  (Matrix Cookbook eq. 50)
+    inverse, wl = _inverse_node(args[0]), variable_labels(w)
+    return linear(d[0], lambda t: E.einsum([inverse, t], [(1, 0), (0, 1) + wl], wl))
+
+
+def _inv(a: Operand) -> Expr:
+    a = as_expr(a)
+    return E.power(a, -1.0) if a.ndim == 0 else _inverse_node(a)  # the inverse of a scalar is 1/a
+
+
+def _det(a: Operand) -> Expr:
+    a = as_expr(a)
+    return a if a.ndim == 0 else _square_function("det", a, ())
+
+
+def _logdet(a: Operand) -> Expr:
+    a = as_expr(a)
+    return log(a) if a.ndim == 0 else _square_function("logdet", a, ())
+
+
+inv = register(
+    Operation(
+        "inv", Kind.MATRIX, "The inverse of a square matrix (of a scalar: 1/a).", "{}^{{-1}}",
+        _linalg(np.linalg.inv, "inv"), _inverse_rule, "d inv(U) = -inv(U) dU inv(U)", python="inv",
+        domain=WELL_CONDITIONED, build=_inv, symmetric=True,
+    )
+)  # fmt: skip
+det = register(
+    Operation(
+        "det", Kind.MATRIX, "The determinant of a square matrix.", r"\det", _linalg(np.linalg.det, "det"),
+        _determinant_rule, "d det(U) = det(U) tr(inv(U) dU)", "Jacobi's formula", python="det",
+        domain=WELL_CONDITIONED, build=_det,
+    )
+)  # fmt: skip
+logdet = register(
+    Operation(
+        "logdet", Kind.MATRIX, "log det(A), for A with a positive determinant (computed with slogdet).", r"\log\det",
+        _logdet_value, _log_determinant_rule, "d logdet(U) = tr(inv(U) dU)", python="logdet",
+        domain=POSITIVE_DETERMINANT, build=_logdet,
+    )
+)  # fmt: skip
+
+# ---------------------------------------------------------------------------------------------
+# Reductions
+
+
+def _softmax_value(x: np.ndarray) -> np.ndarray:
+    shifted = np.exp(x - x.max())
+    return shifted / shifted.sum()
+
+
+def _logsumexp_value(x: np.ndarray) -> np.ndarray:
+    top = x.max()
+    return np.asarray(top + np.log(np.exp(x - top).sum()))
+
+
+def _softmax_rule(y: Expr, args: tuple[Expr, ...], d: tuple[Expr, ...], w: tuple[int, ...]) -> Expr:
+    # d softmax(x) = diag(s) dx - s s' dx
+    wl = variable_labels(w)
+    return linear(
+        d[0],
+        lambda t: E.add(
+            [
+                E.einsum([y, t], [(0,), (0,) + wl], (0,) + wl),
+                E.einsum([E.const(-1.0), y, y, t], [(), (0,), (1,), (1,) + wl], (0,) + wl),
+            ]
+        ),
+    )
+
+
+def _logsumexp_rule(y: Expr, args: tuple[Expr, ...], d: tuple[Expr, ...], w: tuple[int, ...]) -> Expr:
+    # d logsumexp(x) = sum(exp(x - logsumexp x) ⊙ dx) = softmax(x)' dx for a vector
+    (x,) = args
+    s, wl = tuple(range(x.ndim)), variable_labels(w)
+    if x.ndim == 1:
+        weights = _softmax_node(x)
+    else:
+        weights = exp(E.add([x, E.scale(-1.0, E.einsum([y, E.ones(x.shape)], [(), s], s))]))
+    return linear(d[0], lambda t: E.einsum([weights, t], [s, s + wl], wl))
+
+
+def _norm2_rule(y: Expr, args: tuple[Expr, ...], d: tuple[Expr, ...], w: tuple[int, ...]) -> Expr:
+    # d ||X|| = sum(X ⊙ dX) / ||X||
+    s, wl = tuple(range(args[0].ndim)), variable_labels(w)
+    return linear(d[0], lambda t: E.einsum([E.power(y, -1.0), args[0], t], [(), s, s + wl], wl))
+
+
+def _softmax_node(x: Expr) -> Expr:
+    if x.ndim != 1:
+        raise ShapeError(f"softmax needs a vector, got {describe(x)}")
+    return Expr("softmax", (x,), (), x.shape)
+
+
+def _softmax(a: Operand) -> Expr:
+    a = as_expr(a)
+    return orient_like(_softmax_node(E.strip_row(a)), a)
+
+
+def _logsumexp(a: Operand) -> Expr:
+    a = E.strip_row(as_expr(a))
+    return a if a.ndim == 0 else Expr("logsumexp", (a,), (), ())
+
+
+def _norm2(a: Operand) -> Expr:
+    a = E.strip_row(as_expr(a))
+    return abs(a) if a.ndim == 0 else Expr("norm2", (a,), (), ())
+
+
+softmax = register(
+    Operation(
+        "softmax", Kind.REDUCTION, "exp(x) / sum(exp(x)) for a vector, computed stably.",
+        r"\operatorname{softmax}", _softmax_value, _softmax_rule,
+        "d softmax(u) = (diag(s) - s s') du, s = softmax(u)", python="softmax", build=_softmax,
+    )
+)  # fmt: skip
+logsumexp = register(
+    Operation(
+        "logsumexp", Kind.REDUCTION, "log(sum(exp(a))), computed stably.", r"\operatorname{logsumexp}",
+        _logsumexp_value, _logsumexp_rule, "d logsumexp(u) = softmax(u)' du", python="logsumexp", build=_logsumexp,
+    )
+)  # fmt: skip
+norm2 = register(
+    Operation(
+        "norm2", Kind.REDUCTION, "The Euclidean norm of a vector, the Frobenius norm of a matrix.",
+        r"\left\|{}\right\|_2", lambda x: np.asarray(np.sqrt(np.sum(x * x))), _norm2_rule,
+        "d ||U|| = sum(U .* dU) / ||U||", python="norm2", build=_norm2,
+    )
+)  # fmt: skip
