@@ -7,8 +7,10 @@ A*x + A'*x
 """
 
 from . import numeric, views
-from ._algebra import constant_matrix, constant_vector, diag, eye, norm1, trace, transpose
-from ._algebra import total as sum  # noqa: A001 - md.sum mirrors the syntax's sum()
+
+# the composites (sugar for products) are registered beside their builders in _algebra; __all__ lists them
+from ._algebra import constant_matrix, constant_vector, diag, eye, norm1, trace, transpose  # noqa: F401
+from ._algebra import total as sum  # noqa: F401, A001 - md.sum mirrors the syntax's sum()
 from ._api import evaluate, matrix, scalar, symmetric, to_latex, to_text, vector
 from ._check import CheckReport, check, check_gradient
 from ._diff import diff

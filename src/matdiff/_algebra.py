@@ -199,13 +199,7 @@ def matmul(a: Operand, b: Operand) -> Expr:
     a, b = as_expr(a), as_expr(b)
     if a.ndim == 0 or b.ndim == 0:
         return hadamard(a, b)
-    pattern = {
-        ("matrix", "matrix"): ([(0, 1), (1, 2)], (0, 2), False),
-        ("matrix", "vector"): ([(0, 1), (1,)], (0,), False),
-        ("row", "matrix"): ([(0,), (0, 1)], (1,), True),
-        ("row", "vector"): ([(0,), (0,)], (), False),
-        ("vector", "row"): ([(0,), (1,)], (0, 1), False),
-    }.get((a.kind, b.kind))
+    pattern = _PRODUCTS.get((a.kind, b.kind))
     if pattern is None:
         hint = ""
         if a.kind == b.kind == "vector":
@@ -220,6 +214,16 @@ def matmul(a: Operand, b: Operand) -> Expr:
     left, right = _unify(left, right, [(left.shape[i], right.shape[j]) for i, j in _shared_positions(subs)])
     result = E.einsum([left, right], subs, out)
     return E.row(result) if is_row and result.ndim == 1 else result
+
+
+_PRODUCTS: dict[tuple[str, str], tuple[list[tuple[int, ...]], tuple[int, ...], bool]] = {
+    # (left kind, right kind): (einsum labels of the operands, of the result, whether the result is a row)
+    ("matrix", "matrix"): ([(0, 1), (1, 2)], (0, 2), False),
+    ("matrix", "vector"): ([(0, 1), (1,)], (0,), False),
+    ("row", "matrix"): ([(0,), (0, 1)], (1,), True),
+    ("row", "vector"): ([(0,), (0,)], (), False),
+    ("vector", "row"): ([(0,), (1,)], (0, 1), False),
+}
 
 
 def _shared_positions(subs: list[tuple[int, ...]]) -> list[tuple[int, int]]:

@@ -64,7 +64,7 @@ class Entry(NamedTuple):
     """One compared entry: its index, the claimed and numerical values, their difference and the
     absolute tolerance it had to meet."""
 
-    index: tuple[int, ...]
+    index: tuple[int, ...]  # type: ignore[assignment]  # the entry's index; shadows tuple.index, as documented
     claimed: float
     numeric: float
     difference: float
@@ -256,7 +256,7 @@ def _rtol(rtol: float | None, dtype: Any) -> tuple[float, str]:
 
 def _fresh_seed(seed: int | None) -> int:
     if seed is None:
-        return int(np.random.SeedSequence().entropy % (2**63))
+        return int(np.random.default_rng().integers(2**63))
     if not isinstance(seed, (int, np.integer)) or isinstance(seed, bool):
         raise ArgumentError(f"seed must be an integer or None, got {type(seed).__name__}")
     return int(seed)
@@ -300,8 +300,8 @@ def check(
     nodes = variables([expr])
     if not wrt:
         if len(nodes) != 1:
-            names = ", ".join(nodes) or "none"
-            raise DiffError(f"say which variables to differentiate by: the expression has {names}")
+            found = ", ".join(nodes) or "none"
+            raise DiffError(f"say which variables to differentiate by: the expression has {found}")
         wrt = (next(iter(nodes)),)
     targets = [resolve_variable(expr, expr, item) for item in wrt]
     for node in targets:

@@ -54,6 +54,12 @@ class Step:
         return E.einsum([self.result, direction], [labels, labels[n:]], labels[:n])
 
     @property
+    def _differential(self) -> Expr:
+        differential = self.differential
+        assert differential is not None, "only a step by a variable has a differential"
+        return differential
+
+    @property
     def _gradient_form(self) -> bool:
         return self.by is not None and self.of.ndim + self.by.ndim <= 2
 
@@ -62,7 +68,7 @@ class Step:
             return f"{self.rule}: {self.identity}\n    {to_text(self.of)}"
         if self.by is None:
             return f"{self.rule}: {self.identity}\n    {to_text(self.of)} = {to_text(self.result)}"
-        lines = [f"{self.rule}: {self.identity}", f"    d[{to_text(self.of)}] = {to_text(self.differential)}"]
+        lines = [f"{self.rule}: {self.identity}", f"    d[{to_text(self.of)}] = {to_text(self._differential)}"]
         if self._gradient_form:
             lines.append(f"    d/d{to_text(self.by)} [{to_text(self.of)}] = {to_text(self.result)}")
         return "\n".join(lines)
@@ -76,7 +82,7 @@ class Step:
             partial = rf"\frac{{\partial}}{{\partial {to_latex(self.by)}}}"
             body = rf"{partial}\left[{to_latex(self.of)}\right] = {to_latex(self.result)}"
         else:
-            body = rf"d\left[{to_latex(self.of)}\right] = {to_latex(self.differential)}"
+            body = rf"d\left[{to_latex(self.of)}\right] = {to_latex(self._differential)}"
         return rf"&\text{{{_latex_text(self.rule)}}}\colon\; {body}"
 
 

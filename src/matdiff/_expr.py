@@ -48,6 +48,7 @@ class Expr:
     shape: tuple[Dim, ...]
     sig: bytes
     free: frozenset[str]
+    _memo: dict[Any, Any]  # per-node caches: symmetry, evaluation plans, compiled products
 
     def __new__(cls, op: str, args: tuple[Expr, ...], attrs: tuple, shape: tuple[Dim, ...]) -> Expr:
         key = (op, args, attrs, shape)
@@ -200,7 +201,7 @@ def as_expr(value: Operand) -> Expr:
 # Leaves
 
 
-def var(name: str, kind: str, shape: tuple[Dim, ...] | None = None) -> Expr:
+def var(name: str, kind: str, shape: tuple[Dim | None, ...] | None = None) -> Expr:
     """A variable. Dimension names follow the variable: x is n_x, A is m_A x n_A."""
     if kind not in KINDS:
         raise ShapeError(f"unknown kind {kind!r} for {name}: use one of {', '.join(KINDS)}")
@@ -210,19 +211,16 @@ def var(name: str, kind: str, shape: tuple[Dim, ...] | None = None) -> Expr:
         "matrix": (f"m_{name}", f"n_{name}"),
         "symmetric": (f"n_{name}", f"n_{name}"),
     }[kind]
-    if shape is None:
-        shape = default
-    else:
-        shape = tuple(d if d is not None else default[i] for i, d in enumerate(shape))
-        if len(shape) != len(default):
-            raise ShapeError(f"{name} is a {kind} and needs {len(default)} dimensions, got {shape}")
-        if kind == "symmetric" and shape[0] != shape[1]:
-            if isinstance(shape[0], int) and isinstance(shape[1], int):
-                raise ShapeError(f"symmetric {name} must be square, got {shape}")
-    for axis, dim in enumerate(shape):
+    if shape is not None and len(shape) != len(default):
+        raise ShapeError(f"{name} is a {kind} and needs {len(default)} dimensions, got {shape}")
+    given = shape if shape is not None else default
+    sizes: tuple[Dim, ...] = tuple(d if d is not None else default[i] for i, d in enumerate(given))
+    if kind == "symmetric" and sizes[0] != sizes[1] and isinstance(sizes[0], int) and isinstance(sizes[1], int):
+        raise ShapeError(f"symmetric {name} must be square, got {sizes}")
+    for axis, dim in enumerate(sizes):
         if isinstance(dim, str) and dim.endswith("_" + name):  # only sizes named after this variable
             _DIM_OWNERS[dim] = (name, kind, axis)
-    return Expr("var", (), (name, kind), shape)
+    return Expr("var", (), (name, kind), sizes)
 
 
 _DIM_OWNERS: dict[str, tuple[str, str, int]] = {}
@@ -298,9 +296,9 @@ def _unify_label_dims(operands: Sequence[Expr], subs: Sequence[Labels]) -> dict[
 
 def einsum(operands: Sequence[Expr], subs: Sequence[Sequence[int]], out: Sequence[int]) -> Expr:
     """The one generic product, in canonical form (Laue et al.'s A *(s1,s2,s3) B, n-ary)."""
-    subs = [tuple(s) for s in subs]
+    label_lists = [tuple(s) for s in subs]
     out = tuple(out)
-    dims = _unify_label_dims(operands, subs)
+    dims = _unify_label_dims(operands, label_lists)
     missing = [label for label in out if label not in dims]
     if missing or len(set(out)) != len(out):
         raise ShapeError(f"bad einsum output labels {out}")
@@ -309,7 +307,7 @@ def einsum(operands: Sequence[Expr], subs: Sequence[Sequence[int]], out: Sequenc
     fresh = itertools.count(max(dims, default=0) + 1)
     coefficient = 1.0
     factors: list[tuple[Expr, Labels]] = []
-    work = list(zip(operands, subs))
+    work = list(zip(operands, label_lists))
     label_count = len(dims)
     while work:  # flatten nested products and fold constants, without recursion
         node, labels = work.pop()
@@ -528,8 +526,8 @@ def elementwise(name: str, value: Callable[[np.ndarray], np.ndarray], x: Expr) -
     if x.op == "row":
         return row(elementwise(name, value, x.args[0]))
     if x.op == "const":
-        return const(float(value(np.float64(x.attrs[0]))))
-    if is_zero(x) and float(value(np.float64(0.0))) == 0.0:
+        return const(float(value(np.asarray(x.attrs[0], dtype=np.float64))))
+    if is_zero(x) and float(value(np.zeros(()))) == 0.0:
         return x
     return Expr(name, (x,), (), x.shape)
 

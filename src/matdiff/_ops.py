@@ -79,70 +79,70 @@ def _stable_sigmoid(x: np.ndarray) -> np.ndarray:
 
 
 # ---------------------------------------------------------------------------------------------
-# Trigonometric functions
+# Element-wise functions: name, NumPy value, f'(y, x) with y = f(x), identity, LaTeX, domain
 
-sin = _elementwise("sin", np.sin, lambda y, x: cos(x), "sin' = cos", r"\sin")
-cos = _elementwise("cos", np.cos, lambda y, x: E.scale(-1.0, sin(x)), "cos' = -sin", r"\cos")
-tan = _elementwise(
+# Trigonometric
+sin: Operation = _elementwise("sin", np.sin, lambda y, x: cos(x), "sin' = cos", r"\sin")
+cos: Operation = _elementwise("cos", np.cos, lambda y, x: E.scale(-1.0, sin(x)), "cos' = -sin", r"\cos")
+tan: Operation = _elementwise(
     "tan", np.tan, lambda y, x: _one_plus(E.power(y, 2.0)), "tan' = 1 + tan^2", r"\tan", AWAY_FROM_POLES
 )
-arcsin = _elementwise(
-    "arcsin", np.arcsin, lambda y, x: E.power(_one_minus(E.power(x, 2.0)), -0.5),
-    "arcsin'(u) = 1/sqrt(1 - u^2)", r"\arcsin", OPEN_UNIT,
+arcsin: Operation = _elementwise(
+    "arcsin", np.arcsin, lambda y, x: E.power(_one_minus(E.power(x, 2.0)), -0.5), "arcsin'(u) = 1/sqrt(1 - u^2)",
+    r"\arcsin", OPEN_UNIT,
 )  # fmt: skip
-arccos = _elementwise(
+arccos: Operation = _elementwise(
     "arccos", np.arccos, lambda y, x: E.scale(-1.0, E.power(_one_minus(E.power(x, 2.0)), -0.5)),
     "arccos'(u) = -1/sqrt(1 - u^2)", r"\arccos", OPEN_UNIT,
 )  # fmt: skip
-arctan = _elementwise(
+arctan: Operation = _elementwise(
     "arctan", np.arctan, lambda y, x: E.power(_one_plus(E.power(x, 2.0)), -1.0), "arctan'(u) = 1/(1 + u^2)", r"\arctan"
 )
 
-# ---------------------------------------------------------------------------------------------
 # Exponentials, logarithms and roots
-
-exp = _elementwise("exp", np.exp, lambda y, x: y, "exp' = exp", r"\exp")
-log = _elementwise("log", np.log, lambda y, x: E.power(x, -1.0), "log'(u) = 1/u", r"\log", POSITIVE)
-sqrt = _elementwise(
+exp: Operation = _elementwise("exp", np.exp, lambda y, x: y, "exp' = exp", r"\exp")
+log: Operation = _elementwise("log", np.log, lambda y, x: E.power(x, -1.0), "log'(u) = 1/u", r"\log", POSITIVE)
+sqrt: Operation = _elementwise(
     "sqrt", np.sqrt, lambda y, x: E.scale(0.5, E.power(y, -1.0)), "sqrt'(u) = 1/(2 sqrt(u))", r"\sqrt{{{}}}", POSITIVE
 )
-log1p = _elementwise(
+log1p: Operation = _elementwise(
     "log1p", np.log1p, lambda y, x: E.power(_one_plus(x), -1.0), "log1p'(u) = 1/(1 + u)",
     r"\operatorname{log1p}", ABOVE_MINUS_ONE, "Element-wise log(1 + x), accurate for small x.",
 )  # fmt: skip
-expm1 = _elementwise(
+expm1: Operation = _elementwise(
     "expm1", np.expm1, lambda y, x: exp(x), "expm1' = exp", r"\operatorname{expm1}", REAL,
     "Element-wise exp(x) - 1, accurate for small x.",
 )  # fmt: skip
 
-# ---------------------------------------------------------------------------------------------
-# Hyperbolic functions
-
-sinh = _elementwise("sinh", np.sinh, lambda y, x: cosh(x), "sinh' = cosh", r"\sinh")
-cosh = _elementwise("cosh", np.cosh, lambda y, x: sinh(x), "cosh' = sinh", r"\cosh")
-tanh = _elementwise("tanh", np.tanh, lambda y, x: _one_minus(E.power(y, 2.0)), "tanh' = 1 - tanh^2", r"\tanh")
-arcsinh = _elementwise(
+# Hyperbolic
+sinh: Operation = _elementwise("sinh", np.sinh, lambda y, x: cosh(x), "sinh' = cosh", r"\sinh")
+cosh: Operation = _elementwise("cosh", np.cosh, lambda y, x: sinh(x), "cosh' = sinh", r"\cosh")
+tanh: Operation = _elementwise(
+    "tanh", np.tanh, lambda y, x: _one_minus(E.power(y, 2.0)), "tanh' = 1 - tanh^2", r"\tanh"
+)
+arcsinh: Operation = _elementwise(
     "arcsinh", np.arcsinh, lambda y, x: E.power(_one_plus(E.power(x, 2.0)), -0.5), "arcsinh'(u) = 1/sqrt(1 + u^2)",
     r"\operatorname{arcsinh}",
 )  # fmt: skip
 
-# ---------------------------------------------------------------------------------------------
-# Activations and piecewise functions (derivatives hold away from the kinks)
-
-sigmoid = _elementwise(
+# Activations, and piecewise functions (their derivatives hold away from the kink at 0)
+sigmoid: Operation = _elementwise(
     "sigmoid", _stable_sigmoid, lambda y, x: _hadamard(y, _one_minus(y)), "sigmoid' = sigmoid (1 - sigmoid)",
     r"\sigma", doc="Element-wise logistic sigmoid 1/(1 + exp(-x)), computed stably.",
 )  # fmt: skip
-softplus = _elementwise(
+softplus: Operation = _elementwise(
     "softplus", lambda x: np.logaddexp(0.0, x), lambda y, x: sigmoid(x), "softplus' = sigmoid",
     r"\operatorname{softplus}", doc="Element-wise log(1 + exp(x)), computed stably (no overflow at x = 700).",
 )  # fmt: skip
-abs = _elementwise("abs", np.abs, lambda y, x: sign(x), "abs' = sign (u != 0)", r"\left|{}\right|", NONZERO)
-sign = _elementwise("sign", np.sign, lambda y, x: E.zeros(x.shape), "sign' = 0 (u != 0)", r"\operatorname{sign}", NONZERO)
-relu = _elementwise(
-    "relu", lambda x: np.maximum(x, 0.0), lambda y, x: step(x), "relu' = step (u != 0)", r"\operatorname{relu}", NONZERO
+abs: Operation = _elementwise("abs", np.abs, lambda y, x: sign(x), "abs' = sign (u != 0)", r"\left|{}\right|", NONZERO)
+sign: Operation = _elementwise(
+    "sign", np.sign, lambda y, x: E.zeros(x.shape), "sign' = 0 (u != 0)", r"\operatorname{sign}", NONZERO
 )
-step = _elementwise(
+relu: Operation = _elementwise(
+    "relu", lambda x: np.maximum(x, 0.0), lambda y, x: step(x), "relu' = step (u != 0)", r"\operatorname{relu}",
+    NONZERO, "Element-wise max(x, 0).",
+)  # fmt: skip
+step: Operation = _elementwise(
     "step", lambda x: (x > 0).astype(np.float64), lambda y, x: E.zeros(x.shape), "step' = 0 (u != 0)",
     r"\operatorname{step}", NONZERO, "Element-wise Heaviside step: 1 where x > 0, else 0.",
 )  # fmt: skip
@@ -210,21 +210,21 @@ def _logdet(a: Operand) -> Expr:
     return log(a) if a.ndim == 0 else _square_function("logdet", a, ())
 
 
-inv = register(
+inv: Operation = register(
     Operation(
         "inv", Kind.MATRIX, "The inverse of a square matrix (of a scalar: 1/a).", "{}^{{-1}}",
         _linalg(np.linalg.inv, "inv"), _inverse_rule, "d inv(U) = -inv(U) dU inv(U)", python="inv",
         domain=WELL_CONDITIONED, build=_inv, symmetric=True,
     )
 )  # fmt: skip
-det = register(
+det: Operation = register(
     Operation(
         "det", Kind.MATRIX, "The determinant of a square matrix.", r"\det", _linalg(np.linalg.det, "det"),
         _determinant_rule, "d det(U) = det(U) tr(inv(U) dU)", "Jacobi's formula", python="det",
         domain=WELL_CONDITIONED, build=_det,
     )
 )  # fmt: skip
-logdet = register(
+logdet: Operation = register(
     Operation(
         "logdet", Kind.MATRIX, "log det(A), for A with a positive determinant (computed with slogdet).", r"\log\det",
         _logdet_value, _log_determinant_rule, "d logdet(U) = tr(inv(U) dU)", python="logdet",
@@ -298,20 +298,20 @@ def _norm2(a: Operand) -> Expr:
     return abs(a) if a.ndim == 0 else Expr("norm2", (a,), (), ())
 
 
-softmax = register(
+softmax: Operation = register(
     Operation(
         "softmax", Kind.REDUCTION, "exp(x) / sum(exp(x)) for a vector, computed stably.",
         r"\operatorname{softmax}", _softmax_value, _softmax_rule,
         "d softmax(u) = (diag(s) - s s') du, s = softmax(u)", python="softmax", build=_softmax,
     )
 )  # fmt: skip
-logsumexp = register(
+logsumexp: Operation = register(
     Operation(
         "logsumexp", Kind.REDUCTION, "log(sum(exp(a))), computed stably.", r"\operatorname{logsumexp}",
         _logsumexp_value, _logsumexp_rule, "d logsumexp(u) = softmax(u)' du", python="logsumexp", build=_logsumexp,
     )
 )  # fmt: skip
-norm2 = register(
+norm2: Operation = register(
     Operation(
         "norm2", Kind.REDUCTION, "The Euclidean norm of a vector, the Frobenius norm of a matrix.",
         r"\left\|{}\right\|_2", lambda x: np.asarray(np.sqrt(np.sum(x * x))), _norm2_rule,

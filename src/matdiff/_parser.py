@@ -83,7 +83,8 @@ def _syntax_tree(text: str) -> Tree:
     try:
         tree = _PARSER.parse(text)
     except UnexpectedCharacters as error:
-        raise ParseError(f"unexpected character {text[error.pos_in_stream]!r}", text, error.pos_in_stream) from None
+        position = error.pos_in_stream or 0
+        raise ParseError(f"unexpected character {text[position]!r}", text, position) from None
     except UnexpectedEOF:
         raise ParseError("unexpected end of input", text, len(text)) from None
     except UnexpectedToken as error:
@@ -100,26 +101,27 @@ def _children_trees(node: Tree | Token) -> list[Tree]:
     return [c for c in node.children if isinstance(c, Tree)] if isinstance(node, Tree) else []
 
 
-def _collect_names(tree: Tree | Token, text: str) -> list[str]:
+def _collect_names(tree: Tree, text: str) -> list[str]:
     """Variable names in order of appearance; checks function names and nesting depth."""
     names: list[str] = []
-    stack = [(tree, 1)]
+    stack: list[tuple[Tree, int]] = [(tree, 1)]
     while stack:
         node, depth = stack.pop()
         if depth > MAX_DEPTH:
-            position = node.meta.start_pos if isinstance(node, Tree) and not node.meta.empty else 0
+            position = node.meta.start_pos if not node.meta.empty else 0
             raise ParseError(f"the expression is nested more than {MAX_DEPTH} levels deep", text, position)
-        if isinstance(node, Tree) and node.data == "name":
+        if node.data == "name":
             name = str(node.children[0])
             if name in REGISTRY:
                 raise ParseError(f"{name} is a function: write {name}(...)", text, node.meta.start_pos)
             if name not in _CONSTANTS and name not in names:
                 names.append(name)
-        if isinstance(node, Tree) and node.data == "call":
+        if node.data == "call":
             fname = node.children[0]
+            assert isinstance(fname, Token)
             if str(fname) not in REGISTRY:
                 known = ", ".join(sorted(REGISTRY))
-                raise ParseError(f"unknown function {str(fname)!r} (known: {known})", text, fname.start_pos)
+                raise ParseError(f"unknown function {str(fname)!r} (known: {known})", text, fname.start_pos or 0)
         for child in reversed(_children_trees(node)):  # a chain a+b+c... is flat once built
             same_family = child.data in _FAMILY and _FAMILY[child.data] == _FAMILY.get(node.data)
             stack.append((child, depth if same_family else depth + 1))
@@ -200,7 +202,7 @@ def _build(tree: Tree, text: str, kinds: Mapping[str, str]) -> Expr:
 def _node(node: Tree, args: list[Expr], variables: Mapping[str, Expr]) -> Expr:
     kind = node.data
     if kind == "number":
-        return E.const(float(node.children[0]))
+        return E.const(float(str(node.children[0])))
     if kind == "name":
         name = str(node.children[0])
         return A.eye() if name in _CONSTANTS else variables[name]

@@ -13,6 +13,7 @@ from ._errors import ShapeError
 from ._expr import Dim, Expr, postorder
 from ._registry import REGISTRY, Kind
 
+
 class DimClasses:
     """Classes of dimensions that the expression forces to be equal."""
 
@@ -60,7 +61,7 @@ def dim_classes(roots: Sequence[Expr]) -> DimClasses:
                 for a, b in zip(node.args[0].shape, term.shape):
                     classes.union(a, b)
         elif node.op == "delta":
-            classes.union(*node.shape)
+            classes.union(node.shape[0], node.shape[1])
         elif node.op in REGISTRY and REGISTRY[node.op].kind is Kind.MATRIX:  # a function of a square matrix
-            classes.union(*node.args[0].shape)
+            classes.union(node.args[0].shape[0], node.args[0].shape[1])
     return classes

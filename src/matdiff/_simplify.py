@@ -35,8 +35,8 @@ def _holes(base: Expr):
             continue
         content = E.einsum([base.args[i] for i in group], [subs[i] for i in group], (label,))
         rest = [i for i in range(len(subs)) if i not in group]
-        args = [base.args[i] for i in rest] + [E.hole((dims[label],))]
-        yield E.einsum(args, [subs[i] for i in rest] + [(label,)], out), content
+        keyed = [base.args[i] for i in rest] + [E.hole((dims[label],))]
+        yield E.einsum(keyed, [subs[i] for i in rest] + [(label,)], out), content
 
 
 def factor_sum(node: Expr) -> Expr:

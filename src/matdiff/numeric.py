@@ -306,7 +306,7 @@ def _adaptive(
         same_kind = trial[3] == best[3]
         closer = np.where(trial[3], trial_step < best_step, trial[1] < best[1])
         better = converged_now | (same_kind & closer)
-        best = tuple(np.where(better, t, b) for t, b in zip(trial, best))
+        best = tuple(np.where(better, t, b) for t, b in zip(trial, best))  # type: ignore[assignment]  # four arrays in, four out
         best_step = np.where(better, trial_step, best_step)
     _check_finite(best[1], "a coordinate")
     return best[:2]

@@ -147,7 +147,7 @@ def flatten(
     _check_out_ndim(out_ndim, array.ndim)
     rows = math.prod(array.shape[:out_ndim])
     cols = math.prod(array.shape[out_ndim:])
-    return array.reshape((rows, cols), order=order)
+    return array.reshape((rows, cols), order="F" if order == "F" else "C")
 
 
 # Kronecker forms ---------------------------------------------------------------------------------

@@ -39,7 +39,7 @@ _CSP = (
 )
 
 
-def _context() -> multiprocessing.context.BaseContext:
+def _context() -> Any:  # a forkserver or spawn context; typeshed's BaseContext lacks Process
     methods = multiprocessing.get_all_start_methods()
     if "forkserver" in methods:
         context = multiprocessing.get_context("forkserver")
