@@ -75,7 +75,9 @@ def _one_minus(x: Expr) -> Expr:
 
 
 def _stable_sigmoid(x: np.ndarray) -> np.ndarray:
-    return 0.5 * (1.0 + np.tanh(0.5 * x))  # no overflow for large |x|
+    # 1/(1 + e^-x) for x >= 0 and e^x/(1 + e^x) below: no overflow, full relative precision in both tails
+    tail = np.exp(-np.abs(x))
+    return np.where(x >= 0, 1.0, tail) / (1.0 + tail)
 
 
 # ---------------------------------------------------------------------------------------------

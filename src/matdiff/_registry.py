@@ -126,6 +126,13 @@ class Operation:
     def __post_init__(self) -> None:  # md.sin.__doc__ describes the function, not the class
         object.__setattr__(self, "__doc__", f"{self.doc}\n\nIn the syntax: {self.name}(x). Domain: {self.domain.name}.")
 
+    def latex_call(self, argument: str) -> str:
+        """The LaTeX of the operation applied to `argument` (already LaTeX): a template filled in, or the
+        command followed by the argument in brackets."""
+        if "{}" in self.latex:
+            return self.latex.format(argument)
+        return rf"{self.latex}\left({argument}\right)"
+
     @property
     def step_name(self) -> str:
         """The rule's name in a derivation: "chain rule (sin)", "Jacobi's formula", ..."""
