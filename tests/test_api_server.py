@@ -97,8 +97,9 @@ def test_variables_and_derivative(server):
     assert body["derivative"] == "-inv(X)'*a*b'*inv(X)'"
     assert body["kind"] == "matrix" and len(body["shape"]) == 2
     assert body["latex"].startswith("-")
-    assert [step["rule"] for step in body["steps"]] == ["linearity", "identity"]
-    assert "d inv(U)" in body["steps_markdown"] and body["steps_latex"].startswith("\\begin{aligned}")
+    assert [step["rule"] for step in body["steps"]["steps"]] == ["linearity", "identity"]
+    assert "d inv(U)" in body["steps"]["markdown"] and body["steps"]["latex"].startswith("\\begin{aligned}")
+    assert body["steps"]["error"] is None
     assert body["check"]["passed"] is True and body["check"]["text"].startswith("PASS")
 
 

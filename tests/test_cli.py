@@ -149,7 +149,7 @@ def test_check_command():
     assert result.returncode == 0, result.stderr
     data = json.loads(result.stdout)
     assert data["passed"] is True and data["wrt"] == ["x"]
-    assert data["report"].startswith("PASS: d/dx of x'*S*x")
+    assert data["text"].startswith("PASS: d/dx of x'*S*x")  # the report's text, as in diff's "check"
     assert_same_derivative(data["derivative"], "x'*S*x", ["x"], {"S": "symmetric"})
 
 

@@ -14,7 +14,6 @@ for an error in the input ({"error": {...}}), and nothing else.
 from __future__ import annotations
 
 import json
-import math
 import sys
 from collections.abc import Sequence
 from enum import Enum
@@ -25,12 +24,16 @@ from rich.console import Console
 from rich.text import Text
 
 import matdiff as md
-from matdiff._api import shape_text
+from matdiff import _service as service
+from matdiff._service import shape_text
 
 COMMANDS = ("diff", "check", "explain", "serve")
 """The subcommands; a first argument that is none of these (nor a top-level option) means `diff`."""
 
 _TOP_LEVEL = ("--help", "--version", "--install-completion", "--show-completion")
+
+OPTION_NAMES = service.ArgumentNames(wrt="--wrt", order="--order", layout="--layout", seed="--seed")
+"""How the service's error messages name the options."""
 
 EXAMPLES = """[bold]Examples[/bold]
 
@@ -140,18 +143,17 @@ def _line(console: Console, label: str, value: str, width: int) -> None:
 
 
 def _fail(error: md.MatdiffError, as_json: bool) -> NoReturn:
+    """Report `error`: a usage error (exit code 2) for a bad option, else the message (exit code 1)."""
+    if isinstance(error, service.UsageError):
+        raise typer.BadParameter(str(error), param_hint=f"'--{error.argument}'") from None
     if as_json:
-        detail: dict[str, Any] = {"type": type(error).__name__, "message": str(error)}
-        if isinstance(error, md.ParseError):
-            detail.update(reason=error.reason, position=error.position)
-        print(json.dumps({"error": detail}, indent=2))
+        _print_json(service.error_json(error))
     _console(stderr=True).print(Text.assemble(("error: ", "bold red"), str(error)))
     raise typer.Exit(1)
 
 
-def _number(value: Any) -> float | None:
-    value = float(value)
-    return value if math.isfinite(value) else None  # JSON has no NaN or infinity
+def _print_json(data: dict[str, Any]) -> None:
+    print(json.dumps(data, indent=2))
 
 
 def _variables_text(variables: dict[str, str]) -> str:
@@ -160,44 +162,6 @@ def _variables_text(variables: dict[str, str]) -> str:
 
 def _label(wrt: Sequence[str]) -> str:
     return " ".join(f"d/d{name}" for name in wrt)
-
-
-def _check_json(report: md.CheckReport) -> dict[str, Any]:
-    return {
-        "passed": bool(report),
-        "max_rel_error": _number(report.max_rel_error),
-        "tolerance": _number(report.tolerance),
-        "worst_index": [int(i) for i in report.worst_index],
-        "worst_symbolic": _number(report.worst_symbolic),
-        "worst_numeric": _number(report.worst_numeric),
-        "reason": report.reason,
-        "reference": report.reference,
-        "shape": [int(n) for n in report.shape],
-        "evaluations": int(report.evaluations),
-        "seed": report.seed,
-        "report": str(report),
-    }
-
-
-def _steps_json(derivation: md.Derivation) -> dict[str, Any]:
-    result = derivation.result
-    return {
-        "title": derivation.title,
-        "steps": [
-            {
-                "rule": step.rule,
-                "identity": step.identity,
-                "of": str(step.of),
-                "by": None if step.by is None else str(step.by),
-                "result": str(step.result),
-                "latex": step.latex(),
-            }
-            for step in derivation.steps
-        ],
-        "result": str(result) if isinstance(result, md.Expr) else [str(r) for r in result],
-        "text": derivation.text(),
-        "markdown": derivation.markdown(),
-    }
 
 
 def _print_report(console: Console, report: md.CheckReport) -> None:
@@ -211,25 +175,13 @@ def _print_report(console: Console, report: md.CheckReport) -> None:
 # Work shared by the commands ------------------------------------------------------------------------
 
 
-def _variables_to_use(expr: md.Expr, wrt: list[str] | None, order: int) -> list[str]:
-    names = list(wrt or [])
-    if not names:
-        variables = list(expr.variables)
-        if len(variables) != 1:
-            found = ", ".join(variables) or "none"
-            message = f"say which variable to differentiate by (the expression has {found})"
-            raise typer.BadParameter(message, param_hint="'--wrt'")
-        names = variables
-    if order > 1:
-        if len(names) != 1:
-            raise typer.BadParameter("--order needs a single --wrt variable", param_hint="'--order'")
-        names = names * order
-    return names
-
-
-def _parse(expression: str, kind: Sequence[str], as_json: bool) -> md.Expr:
+def _prepare(
+    expression: str, kind: Sequence[str], wrt: list[str] | None, order: int, as_json: bool
+) -> tuple[md.Expr, list[str]]:
+    """The parsed expression and the variables to differentiate by, one per derivative."""
     try:
-        return md.parse(expression, **_kinds(kind))
+        expr = service.parse(expression, _kinds(kind))
+        return expr, service.resolve_wrt(expr, wrt, order, names=OPTION_NAMES)
     except md.MatdiffError as error:
         _fail(error, as_json)
 
@@ -269,33 +221,27 @@ def diff(
     The derivative of F by X has the shape F.shape + X.shape: entry (i,j,k,l) is dF_ij/dX_kl.
     Where no matrix form exists, it is printed in index notation.
     """
-    expr = _parse(expression, kind or [], as_json)
-    names = _variables_to_use(expr, wrt, order)
     try:
-        derivative = md.views.derivative(expr, *names, layout=layout.value)
-        text, tex, shape = str(derivative), derivative.to_latex(), shape_text(derivative)
-        derivation = md.explain(expr, *names) if steps else None
-        report = md.check(expr, *names, seed=seed) if check else None
+        derived = service.derive(
+            expression,
+            kinds=_kinds(kind or []),
+            wrt=wrt,
+            order=order,
+            layout=layout.value,
+            steps=steps,
+            check=check,
+            seed=seed,
+            names=OPTION_NAMES,
+        )
+        # the JSON and the texts are printed after they are all made: an error prints nothing but itself
+        data = service.derivative_json(derived) if as_json else None
+        expr, derivative, names = derived.expression, derived.derivative, derived.wrt
+        text, tex, shape = str(derivative), md.to_latex(derivative), shape_text(derivative)
     except md.MatdiffError as error:
         _fail(error, as_json)
-    if as_json:
-        result: dict[str, Any] = {
-            "expression": str(expr),
-            "input": expression,
-            "variables": expr.variables,
-            "wrt": names,
-            "layout": layout.value,
-            "derivative": text,
-            "latex": tex,
-            "shape": [d if isinstance(d, int) else str(d) for d in derivative.dims],
-            "shape_text": shape,
-            "kind": derivative.kind,
-        }
-        if derivation is not None:
-            result["steps"] = _steps_json(derivation)
-        if report is not None:
-            result["check"] = _check_json(report)
-        print(json.dumps(result, indent=2))
+    derivation, report = derived.derivation, derived.report
+    if data is not None:
+        _print_json(data)
     else:
         console = _console()
         if quiet:
@@ -304,7 +250,7 @@ def diff(
             label = _label(names)
             width = max(len(label), len("expression"))
             _line(console, "expression", str(expr), width)
-            _line(console, "variables", _variables_text(expr.variables), width)
+            _line(console, "variables", _variables_text(service.variables_of(expr)), width)
             _line(console, label, text, width)
             if latex:
                 _line(console, "latex", tex, width)
@@ -340,15 +286,13 @@ def check(
     positive definite inside logdet/inv/det, positive inside log/sqrt.
     The report names the worst entry, the largest relative error, the tolerance and the seed (--seed).
     """
-    expr = _parse(expression, kind or [], as_json)
-    names = _variables_to_use(expr, wrt, order)
+    expr, names = _prepare(expression, kind or [], wrt, order, as_json)
     try:
-        report = md.check(expr, *names, seed=seed, rtol=rtol)
+        report = md.check(expr, *names, seed=service.check_seed(seed, OPTION_NAMES), rtol=rtol)
     except md.MatdiffError as error:
         _fail(error, as_json)
     if as_json:
-        data = {"expression": str(expr), "wrt": names, "derivative": report.derivative, **_check_json(report)}
-        print(json.dumps(data, indent=2))
+        _print_json(service.check_command_json(expr, names, report))
     else:
         _print_report(_console(), report)
     if not report:
@@ -371,16 +315,15 @@ def explain(
     """
     if sum((markdown, latex, as_json)) > 1:
         raise typer.BadParameter("choose one of --markdown, --latex and --json", param_hint="'--markdown'")
-    expr = _parse(expression, kind or [], as_json)
-    names = _variables_to_use(expr, wrt, order)
+    expr, names = _prepare(expression, kind or [], wrt, order, as_json)
     try:
         derivation = md.explain(expr, *names)
         output = derivation.markdown() if markdown else derivation.latex() if latex else derivation.text()
-        data = _steps_json(derivation) if as_json else None
+        data = service.explain_json(expr, names, derivation) if as_json else None
     except md.MatdiffError as error:
         _fail(error, as_json)
     if data is not None:
-        print(json.dumps({"expression": str(expr), "wrt": names, **data}, indent=2))
+        _print_json(data)
     else:
         _console().print(Text(output))
 

@@ -1,7 +1,9 @@
-"""The work behind the web page's API, run in a separate process (see server.py) so that it can be stopped.
+"""The web page's API, run in a separate process (see server.py) so that it can be stopped.
 
-Each function takes the request's JSON object and returns the response's, or raises `RequestError`
-(any md.MatdiffError becomes one too): nothing here formats a stack trace.
+Each function takes the request's JSON object, checks the JSON types of its fields, and returns the
+response's JSON object, built by matdiff._service like the command line's; it raises `RequestError` for a
+field of the wrong type, and md.MatdiffError for bad input (`run` turns both into 400s): nothing here formats
+a stack trace.
 """
 
 from __future__ import annotations
@@ -10,27 +12,37 @@ from collections.abc import Mapping
 from typing import Any
 
 import matdiff as md
-from matdiff._api import shape_text
+from matdiff import _service as service
 
 KINDS = ("scalar", "vector", "matrix", "symmetric")
 MAX_ORDER = 4
+"""The highest order, and the most derivatives in a row, that a request may ask for."""
 
 
 class RequestError(Exception):
-    """A request that cannot be answered; `detail` is the JSON body of the 400 response."""
+    """A request whose fields have the wrong JSON types; `detail` is the JSON body of the 400 response."""
 
     def __init__(self, message: str, **extra: Any) -> None:
         super().__init__(message)
-        self.detail = {"error": message, "position": None, **extra}
+        # the keys of every other 400 (see _error_detail)
+        self.detail = {"error": message, "type": "BadRequest", "message": message, "position": None, "reason": None}
+        self.detail.update(extra)
 
 
-def _error_detail(error: BaseException) -> dict[str, Any]:
+def _error_detail(error: md.MatdiffError | RequestError) -> dict[str, Any]:
+    """The 400 body: the command line's error detail (type, message, position, reason), and the message
+    again under "error", where the page and every other error of the server put it."""
     if isinstance(error, RequestError):
         return error.detail
-    detail: dict[str, Any] = {"error": str(error), "type": type(error).__name__, "position": None}
-    if isinstance(error, md.ParseError):
-        detail.update(position=error.position, reason=error.reason)
-    return detail
+    detail = service.error_detail(error)
+    return {"error": detail["message"], **detail}
+
+
+def _expression(payload: Mapping[str, Any]) -> str:
+    text = payload.get("expression")
+    if not isinstance(text, str) or not text.strip():
+        raise RequestError("'expression' must be a non-empty string, like \"a'*inv(X)*b\"")
+    return text
 
 
 def _kinds(value: Any) -> dict[str, str]:
@@ -46,104 +58,44 @@ def _kinds(value: Any) -> dict[str, str]:
     return kinds
 
 
-def _parse(payload: Mapping[str, Any]) -> md.Expr:
-    text = payload.get("expression")
-    if not isinstance(text, str) or not text.strip():
-        raise RequestError("'expression' must be a non-empty string, like \"a'*inv(X)*b\"")
-    kinds = _kinds(payload.get("kinds"))
-    return md.parse(text, **kinds)
+def _wrt(value: Any) -> str | list[str] | None:
+    if value is None or isinstance(value, str):
+        return value
+    if isinstance(value, list) and all(isinstance(name, str) for name in value):
+        return value
+    raise RequestError("'wrt' must be a variable name or a list of names")
 
 
-def _wrt(expr: md.Expr, payload: Mapping[str, Any]) -> list[str]:
-    wrt = payload.get("wrt")
-    names = [wrt] if isinstance(wrt, str) else list(wrt or [])
-    if not all(isinstance(name, str) for name in names) or len(names) > MAX_ORDER:
-        raise RequestError(f"'wrt' must be a variable name or a list of at most {MAX_ORDER} names")
-    if not names:
-        if len(expr.variables) != 1:
-            found = ", ".join(expr.variables) or "none"
-            raise RequestError(f"say which variable to differentiate by (the expression has {found})")
-        names = list(expr.variables)
-    for name in names:
-        if name not in expr.variables:
-            found = ", ".join(expr.variables) or "none"
-            raise RequestError(f"{name!r} is not a variable of the expression (it has {found})")
-    order = payload.get("order", 1)
-    if not isinstance(order, int) or isinstance(order, bool) or not 1 <= order <= MAX_ORDER:
-        raise RequestError(f"'order' must be a whole number from 1 to {MAX_ORDER}")
-    if order > 1:
-        if len(names) != 1:
-            raise RequestError("'order' above 1 needs a single 'wrt' variable")
-        names = names * order
-    if len(names) > MAX_ORDER:
-        raise RequestError(f"at most {MAX_ORDER} derivatives in a row")
-    return names
+def _flag(payload: Mapping[str, Any], field: str, default: bool) -> bool:
+    value = payload.get(field, default)
+    if not isinstance(value, bool):
+        raise RequestError(f"'{field}' must be true or false")
+    return value
 
 
 def variables(payload: Mapping[str, Any]) -> dict[str, Any]:
     """POST /api/variables: the expression's variables with their kinds (given or inferred)."""
-    expr = _parse(payload)
-    return {
-        "expression": str(expr),
-        "variables": expr.variables,
-        "shape": [str(d) for d in expr.dims],
-        "shape_text": shape_text(expr, times=" × "),
-        "latex": expr.to_latex(),
-    }
+    return service.variables_json(_expression(payload), _kinds(payload.get("kinds")))
 
 
 def derive(payload: Mapping[str, Any]) -> dict[str, Any]:
-    """POST /api/diff: the derivative as text and LaTeX, its shape, the steps and the numerical check."""
-    expr = _parse(payload)
-    names = _wrt(expr, payload)
-    layout = payload.get("layout", "gradient")
-    if layout not in ("gradient", "numerator"):
-        raise RequestError('\'layout\' must be "gradient" or "numerator"')
-    derivative = md.views.derivative(expr, *names, layout=layout)
-    result: dict[str, Any] = {
-        "expression": str(expr),
-        "expression_latex": expr.to_latex(),
-        "variables": expr.variables,
-        "wrt": names,
-        "layout": layout,
-        "derivative": str(derivative),
-        "latex": derivative.to_latex(),
-        "shape": [str(d) for d in derivative.dims],
-        "shape_text": shape_text(derivative, times=" × "),
-        "kind": derivative.kind,
-    }
-    try:
-        derivation = md.explain(expr, *names)
-        result.update(
-            steps=[
-                {"rule": s.rule, "identity": s.identity, "text": s.text(), "latex": s.latex()} for s in derivation.steps
-            ],
-            steps_title=derivation.title,
-            steps_text=derivation.text(),
-            steps_markdown=derivation.markdown(),
-            steps_latex=derivation.latex(),
-            steps_error=None,
-        )
-    except md.MatdiffError as error:
-        result.update(steps=None, steps_text=None, steps_markdown=None, steps_latex=None, steps_error=str(error))
-    if payload.get("check", True):
-        try:
-            report = md.check(expr, *names, seed=payload.get("seed") if isinstance(payload.get("seed"), int) else None)
-            result["check"] = {
-                "passed": bool(report),
-                "text": str(report),
-                "max_rel_error": _finite(report.max_rel_error),
-                "tolerance": _finite(report.tolerance),
-                "seed": report.seed,
-            }
-        except md.MatdiffError as error:
-            result["check"] = {"passed": None, "text": f"no check: {error}", "max_rel_error": None}
-    return result
+    """POST /api/diff: the derivative as text and LaTeX, its shape, the steps and the numerical check.
 
-
-def _finite(value: Any) -> float | None:
-    value = float(value)
-    return value if value == value and abs(value) != float("inf") else None
+    `order` and `seed` reach the service as they are: it checks their values (and so their types).
+    """
+    derived = service.derive(
+        _expression(payload),
+        kinds=_kinds(payload.get("kinds")),
+        wrt=_wrt(payload.get("wrt")),
+        order=payload.get("order", 1),
+        layout=payload.get("layout", "gradient"),
+        steps=_flag(payload, "steps", True),
+        check=_flag(payload, "check", True),
+        seed=payload.get("seed"),
+        max_order=MAX_ORDER,
+        tolerant=True,  # the derivative, even where its steps or its check cannot be had
+    )
+    return service.derivative_json(derived)
 
 
 TASKS = {"variables": variables, "diff": derive}

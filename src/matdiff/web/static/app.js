@@ -122,13 +122,14 @@
   function renderSteps(data) {
     const list = $("steps");
     list.replaceChildren();
-    if (!data.steps) {
+    // data.steps: {title, steps: [...], ..., error}; without steps, error says why
+    if (!data.steps || !data.steps.steps) {
       const item = document.createElement("li");
-      item.textContent = data.steps_error || "no steps for this derivative";
+      item.textContent = (data.steps && data.steps.error) || "no steps for this derivative";
       list.append(item);
       return;
     }
-    for (const step of data.steps) {
+    for (const step of data.steps.steps) {
       const item = document.createElement("li");
       const head = document.createElement("div");
       const rule = document.createElement("span");
