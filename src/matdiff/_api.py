@@ -83,17 +83,6 @@ def evaluate(exprs: Expr | Sequence[Expr], values: Mapping[str, Any]) -> np.ndar
     return _evaluate.evaluate(roots, values)
 
 
-def shape_text(expr: Expr, times: str = " x ") -> str:
-    """The shape in words, for people: "m_X x n_X (matrix)", "1 x n_a (row vector)", "scalar"."""
-    dims = [str(d) for d in expr.dims]
-    if not dims:
-        return "scalar"
-    if expr.kind == "row":
-        return f"1{times}{dims[0]} (row vector)"
-    what = {1: "vector", 2: "matrix"}.get(len(dims), f"{len(dims)}-D tensor")
-    return f"{times.join(dims)} ({what})"
-
-
 @guard_depth
 def to_text(expr: Expr | str) -> str:
     """The text syntax of `expr` (index notation where no matrix form exists); the same as str(expr)."""

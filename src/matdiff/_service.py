@@ -26,8 +26,6 @@ from typing import Any, NamedTuple
 
 import matdiff as md
 
-from ._evaluate import dim_classes
-
 LAYOUTS: tuple[str, ...] = md.views.LAYOUTS
 """The layouts a derivative is printed in: "gradient" (the default) and "numerator"."""
 
@@ -83,7 +81,7 @@ def resolve_wrt(
     if not whole or order < 1 or (max_order is not None and order > max_order):
         bounds = f"from 1 to {max_order}" if max_order else "1 or more"
         raise UsageError(f"{names.order} must be a whole number {bounds}", "order")
-    variables = variables_of(expr)
+    variables = expr.variables
     if not requested:
         if len(variables) != 1:
             raise UsageError(
@@ -207,7 +205,7 @@ def derivative_json(derived: Derived) -> dict[str, Any]:
         "expression": str(expr),
         "input": derived.input,
         "expression_latex": md.to_latex(expr),
-        "variables": variables_of(expr),
+        "variables": expr.variables,
         "wrt": list(derived.wrt),
         "layout": derived.layout,
         "derivative": str(derivative),
@@ -319,7 +317,7 @@ def variables_json(text: str, kinds: Mapping[str, str] | None = None) -> dict[st
     expr = parse(text, kinds)
     return {
         "expression": str(expr),
-        "variables": variables_of(expr),
+        "variables": expr.variables,
         "shape": shape_json(expr),
         "shape_text": shape_text(expr, times=" × "),
         "latex": md.to_latex(expr),
@@ -345,12 +343,12 @@ def error_json(error: md.MatdiffError) -> dict[str, Any]:
 
 def shape_json(expr: md.Expr) -> list[int | str]:
     """The shape, a dimension per entry: a number where it is fixed, else its name ("m_X")."""
-    return [d if isinstance(d, int) else str(d) for d in _dims(expr)]
+    return [d if isinstance(d, int) else str(d) for d in expr.dims]
 
 
 def shape_text(expr: md.Expr, times: str = " x ") -> str:
     """The shape in words, for people: "m_X x n_X (matrix)", "1 x n_a (row vector)", "scalar"."""
-    dims = [str(d) for d in dim_classes([expr]).canonical(expr.shape)]
+    dims = [str(d) for d in expr.dims]
     if not dims:
         return "scalar"
     if expr.kind == "row":
@@ -360,16 +358,6 @@ def shape_text(expr: md.Expr, times: str = " x ") -> str:
 
 
 # Helpers ---------------------------------------------------------------------------------------------
-
-
-def variables_of(expr: md.Expr) -> dict[str, str]:
-    """The expression's variables and their kinds, by name."""
-    return expr.variables  # type: ignore[attr-defined, no-any-return]  # a property _api adds to Expr
-
-
-def _dims(expr: md.Expr) -> tuple[int | str, ...]:
-    """The shape, with the dimensions the expression forces equal given one name."""
-    return expr.dims  # type: ignore[attr-defined, no-any-return]  # a property _api adds to Expr
 
 
 def _listing(variables: Mapping[str, str]) -> str:

@@ -250,7 +250,7 @@ def diff(
             label = _label(names)
             width = max(len(label), len("expression"))
             _line(console, "expression", str(expr), width)
-            _line(console, "variables", _variables_text(service.variables_of(expr)), width)
+            _line(console, "variables", _variables_text(expr.variables), width)
             _line(console, label, text, width)
             if latex:
                 _line(console, "latex", tex, width)
