@@ -193,7 +193,7 @@ class KroneckerForm:
             return ""
         if E.is_const(self.scale, -1.0):
             return "-"
-        text = self.scale.to_latex() if latex else str(self.scale)  # type: ignore[attr-defined]
+        text = self.scale.to_latex() if latex else str(self.scale)
         if self.scale.op == "add":
             text = rf"\left({text}\right)" if latex else f"({text})"
         return f"{text} " if latex else f"{text}*"

@@ -23,6 +23,7 @@ from starlette.responses import FileResponse, JSONResponse, Response
 from starlette.routing import Mount, Route
 from starlette.staticfiles import StaticFiles
 
+from .. import __version__
 from . import _work
 
 STATIC = Path(__file__).parent / "static"
@@ -130,11 +131,7 @@ async def _index(request: Request) -> Response:
 
 
 async def _health(request: Request) -> Response:
-    import matdiff
-
-    return JSONResponse(
-        {"status": "ok", "version": matdiff.__version__, "time_limit": request.app.state.runner.time_limit}
-    )
+    return JSONResponse({"status": "ok", "version": __version__, "time_limit": request.app.state.runner.time_limit})
 
 
 async def _http_error(request: Request, error: Exception) -> Response:
