@@ -16,6 +16,7 @@ import numpy as np
 import pytest
 
 import matdiff as md
+from matdiff._expr import rebuild
 from matdiff._registry import REAL, REGISTRY, Domain, Kind, UnknownOperation, lookup, register
 
 from .helpers import central_difference
@@ -227,3 +228,29 @@ def test_a_stale_function_table_is_reported(table_script, tmp_path) -> None:
     page.write_text(f"text\n{table_script.BEGIN}\n| old |\n{table_script.END}\n", encoding="utf-8")
     ok, message = table_script.check_page(page)
     assert not ok and table_script.COMMAND in message
+
+
+# Nothing falls through --------------------------------------------------------------------------------
+
+
+def test_an_unknown_operation_is_refused_everywhere() -> None:
+    """A node whose operation nobody declared cannot be evaluated, differentiated, rebuilt or printed."""
+    x = md.vector("x")
+    rogue = md.Expr("cosec", (x,), (), x.shape)
+    with pytest.raises(UnknownOperation):
+        rogue.evaluate({"x": np.ones(2)})
+    with pytest.raises(md.DiffError, match="no derivative rule for the operation 'cosec'"):
+        md.diff(md.sum(rogue), "x")
+    with pytest.raises(UnknownOperation):
+        rebuild(rogue, (md.exp(x),))
+    with pytest.raises(UnknownOperation):
+        str(rogue)
+    with pytest.raises(UnknownOperation):
+        rogue.to_latex()
+
+
+def test_the_readme_lists_every_function() -> None:
+    readme = (Path(__file__).resolve().parents[1] / "README.md").read_text(encoding="utf-8")
+    listed = readme[readme.index("- **Functions**") : readme.index("operation registry).")]
+    missing = [name for name in REGISTRY if not re.search(rf"\b{name}\b", listed) and name not in ("vector", "matrix")]
+    assert not missing, f"README's function list lacks {missing}"

@@ -1,9 +1,11 @@
-"""Derivative rules, one table keyed by operation.
+"""Derivative rules: the structural ones here, and the chain rule for the registered functions.
 
 Forward mode: the rule for a node y = op(x1, ..., xk) receives the derivatives dx_i (each of shape
-x_i.shape + w, for a variable of shape w) and returns dy, of shape y.shape + w. Each rule is a
-line or two and cites its identity. An operation missing from the table raises DiffError: a
-missing rule is never taken to mean zero.
+x_i.shape + w, for a variable of shape w) and returns dy, of shape y.shape + w. Each rule is a line or
+two and cites its identity. Products, sums, powers and row vectors have their rules in
+`STRUCTURAL_RULES`; every function brings its own from the registry (`_ops.py`), an element-wise f as
+f'(x) through `chain_rule`. An operation with neither raises DiffError: a missing rule is never taken to
+mean zero.
 """
 
 from __future__ import annotations
