@@ -310,19 +310,19 @@ def explain_chain(f: Expr | str, inner: Mapping[str, Expr | str], *wrt: str, **k
     steps = []
     x_vec, w_vec = ", ".join(names), ", ".join(wrt)
     for j, w in enumerate(wrt):
-        wvar = _find(composed, w) or E.var(w, "scalar")
+        wvar = find_variable([composed], w) or E.var(w, "scalar")
         for k, n in enumerate(names):
             rule = f"partial derivative d{n}/d{w}"
             steps.append(Step(rule, f"{n} = {to_text(pieces[n])}", pieces[n], jacobian[k][j], wvar))
     for k, n in enumerate(names):
-        steps.append(Step(f"partial derivative df/d{n}", f"f = {to_text(f)}", f, outer[0][k], _find(f, n)))
+        steps.append(Step(f"partial derivative df/d{n}", f"f = {to_text(f)}", f, outer[0][k], find_variable([f], n)))
     jacobians = (
         f"df/dx = [{', '.join(to_text(e) for e in outer[0])}], dx/d({w_vec}) = ["
         + "; ".join(", ".join(to_text(e) for e in row) for row in jacobian)
         + "]"
     )
     for j, w in enumerate(wrt):
-        wvar = _find(composed, w) or E.var(w, "scalar")
+        wvar = find_variable([composed], w) or E.var(w, "scalar")
         rule = (
             f"df/d{w} = sum_k df/dx_k dx_k/d{w}: the Jacobians multiplied, "
             f"(1 x {len(names)}) times ({len(names)} x {len(wrt)}), {jacobians}"
@@ -336,14 +336,10 @@ def explain_chain(f: Expr | str, inner: Mapping[str, Expr | str], *wrt: str, **k
 
 
 def _d(expr: Expr, name: str) -> Expr:
-    variable = _find(expr, name)
+    variable = find_variable([expr], name)
     if variable is None:
         return E.const(0.0) if expr.ndim == 0 else E.zeros(expr.shape)
     return derivatives(expr, variable)[id(expr)]
-
-
-def _find(expr: Expr, name: str) -> Expr | None:
-    return find_variable([expr], name)
 
 
 def _substitute(expr: Expr, pieces: Mapping[str, Expr]) -> Expr:
