@@ -254,3 +254,10 @@ def test_the_readme_lists_every_function() -> None:
     listed = readme[readme.index("- **Functions**") : readme.index("operation registry).")]
     missing = [name for name in REGISTRY if not re.search(rf"\b{name}\b", listed) and name not in ("vector", "matrix")]
     assert not missing, f"README's function list lacks {missing}"
+
+
+def test_md_gets_the_operations_and_nothing_else_from_their_module() -> None:
+    for helper in ("np", "E", "register", "Kind", "Operand", "linear", "REAL", "POSITIVE", "as_expr"):
+        assert not hasattr(md, helper), f"md.{helper} leaked from _ops"
+    for op in REGISTRY.values():  # md.sin is the registered operation; md.trace the composite's builder
+        assert getattr(md, op.python) is (op.build if op.kind is Kind.COMPOSITE else op)

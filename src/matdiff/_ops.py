@@ -2,8 +2,8 @@
 
 A new element-wise function is one `_elementwise(...)` declaration here, plus its row in the rule tests
 (tests/test_rules.py): its name in the syntax, `md.NAME`, evaluation, derivative, explanation, LaTeX and
-domain for checks all come from it. Every public name in this module is an operation, and `matdiff`
-re-exports them all, so the declaration is also the public function.
+domain for checks all come from it. `matdiff` re-exports every operation declared here, so the declaration
+is also the public function `md.NAME`.
 
 Element-wise derivatives are f'(y, x) with y = f(x) the node; the chain rule d f(x) = f'(x) ⊙ dx is
 applied in `_rules`. Reductions and matrix functions give their forward rule
@@ -13,6 +13,7 @@ applied in `_rules`. Reductions and matrix functions give their forward rule
 from __future__ import annotations
 
 from collections.abc import Callable
+from typing import TYPE_CHECKING
 
 import numpy as np
 
@@ -320,3 +321,9 @@ norm2: Operation = register(
         "d ||U|| = sum(U .* dU) / ||U||", python="norm2", build=_norm2,
     )
 )  # fmt: skip
+
+
+if not TYPE_CHECKING:
+    # `from ._ops import *` in matdiff/__init__.py takes exactly the operations declared above, not the helpers
+    # this module imports; type checkers skip this block and see each operation with its declared type.
+    __all__ = [name for name, value in list(globals().items()) if isinstance(value, Operation)]
