@@ -33,7 +33,18 @@ from ._diff import diff
 from ._errors import ArgumentError
 from ._evaluate import evaluate as _evaluate
 from ._expr import Expr
-from ._printing import INDEX_NAMES, NoMatrixForm, _einsum_layout, _Fresh, _index_layout, _latex, render_text
+from ._printing import (
+    INDEX_NAMES,
+    Divide,
+    ElementwiseDivide,
+    Equation,
+    Hadamard,
+    Product,
+    Sum,
+    index_body,
+    render_latex,
+    render_text,
+)
 from ._printing import layout as _layout
 
 __all__ = [
@@ -90,13 +101,6 @@ def derivative_latex(f: Expr | str, *wrt: str | Expr, layout: str = "gradient", 
 # Index notation ----------------------------------------------------------------------------------
 
 
-def _index_body(D: Expr, names: list[str], taken: list[str]) -> tuple:
-    try:
-        return _index_layout(D, names, _Fresh(taken))
-    except NoMatrixForm:
-        return _einsum_layout(D, names)
-
-
 def index_notation(D: Expr | str, name: str = "J", latex: bool = False, **kinds: str) -> str:
     """`D` in index notation, ``J[i,j,k,l] = A[i,k]*B[l,j]``, even where a matrix form exists.
 
@@ -109,10 +113,8 @@ def index_notation(D: Expr | str, name: str = "J", latex: bool = False, **kinds:
     if not isinstance(name, str) or not name:
         raise ArgumentError(f"name must be a non-empty string, got {name!r}")
     names = list(INDEX_NAMES[: D.ndim])
-    body = _index_body(D, names, names)
-    if latex:
-        return f"{name}_{{{''.join(names)}}} = {_latex(body)[0]}" if names else f"{name} = {_latex(body)[0]}"
-    return f"{name}[{','.join(names)}] = {render_text(body)}" if names else f"{name} = {render_text(body)}"
+    equation = Equation(name, tuple(names), index_body(D, names, names))
+    return render_latex(equation) if latex else render_text(equation)
 
 
 # Flattened Jacobians -----------------------------------------------------------------------------
@@ -161,7 +163,8 @@ def _latex_of(node: Expr) -> str:
     if node.op == "delta":
         return "I"
     text = node.to_latex()
-    return rf"\left({text}\right)" if _layout(node)[0] in ("add", "mul", "had", "div", "ediv") else text
+    operator = isinstance(_layout(node), Sum | Product | Hadamard | Divide | ElementwiseDivide)
+    return rf"\left({text}\right)" if operator else text
 
 
 def _as_matrix(value: np.ndarray, node: Expr) -> np.ndarray:
@@ -375,8 +378,8 @@ def slice_text(D: Expr | str, index: int | Sequence[int], out_ndim: int, name: s
         raise ArgumentError(f"slice_text needs non-negative indices, got {index!r}")
     free = list(INDEX_NAMES[out_ndim : D.ndim])
     names = [str(x) for x in fixed] + free
-    body = _index_body(D, names, free + list(INDEX_NAMES[:out_ndim]))
-    return f"{name}[{','.join(names)}] = {render_text(body)}"
+    body = index_body(D, names, free + list(INDEX_NAMES[:out_ndim]))
+    return f"{name}[{','.join(names)}] = {render_text(body)}"  # J[] for a scalar: not an Equation's "J ="
 
 
 def slice_value(
