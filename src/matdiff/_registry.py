@@ -129,7 +129,7 @@ class Operation:
     def latex_call(self, argument: str) -> str:
         """The LaTeX of the operation applied to `argument` (already LaTeX): a template filled in, or the
         command followed by the argument in brackets."""
-        if "{}" in self.latex:
+        if "{}" in self.latex or "{{" in self.latex:  # a template (braces escaped for str.format)
             return self.latex.format(argument)
         return rf"{self.latex}\left({argument}\right)"
 
