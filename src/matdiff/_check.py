@@ -399,24 +399,24 @@ def _domains(roots: list[Expr]) -> dict[str, set[str]]:
 
 
 def _draw_values(
-    roots: list[Expr], variables: Mapping[str, Expr], given: dict[str, Any], rng: np.random.Generator
+    roots: list[Expr], nodes: Mapping[str, Expr], given: dict[str, Any], rng: np.random.Generator
 ) -> dict[str, Any]:
     """Values for every variable: those given, the rest drawn by the rules in the module docstring."""
-    missing = [name for name in variables if name not in given]
+    missing = [name for name in nodes if name not in given]
     if not missing:
         return given
     classes = dim_classes(roots)
     domains = _domains(roots)
     fixed: dict[Any, int] = {}
     for name, value in given.items():  # sizes that the given values fix
-        node = variables.get(name)
+        node = nodes.get(name)
         shape = np.shape(value)
         if node is not None and len(shape) == node.ndim:
             for dim, size in zip(node.shape, shape):
                 fixed.setdefault(classes.find(dim), int(size))
     free: list[Any] = []
     for name in missing:
-        for dim in variables[name].shape:
+        for dim in nodes[name].shape:
             root = classes.find(dim)
             if isinstance(root, int):
                 fixed.setdefault(root, root)
@@ -435,7 +435,7 @@ def _draw_values(
         sizes = {**fixed, **dict(zip(free, order))}
         values = dict(given)
         for name in missing:
-            node = variables[name]
+            node = nodes[name]
             shape = tuple(sizes[classes.find(d)] for d in node.shape)
             square = node.ndim == 2 and classes.find(node.shape[0]) == classes.find(node.shape[1])
             values[name] = _draw(node.attrs[1], shape, square, domains.get(name, set()), rng)
