@@ -7,7 +7,6 @@ engine with itself.
 
 from __future__ import annotations
 
-import importlib.util
 import re
 from collections.abc import Mapping
 from pathlib import Path
@@ -19,12 +18,11 @@ import matdiff as md
 from matdiff._expr import rebuild
 from matdiff._registry import REAL, REGISTRY, Domain, Kind, UnknownOperation, lookup, register
 
-from .helpers import central_difference
+from .helpers import central_difference, load_script
 from .test_rules import ELEMENTWISE
 
 FUNCTIONS = [op for op in REGISTRY.values() if op.kind is not Kind.COMPOSITE]
 ELEMENTWISE_OPS = [op for op in REGISTRY.values() if op.kind is Kind.ELEMENTWISE]
-SCRIPT = Path(__file__).resolve().parents[1] / "scripts" / "make_function_table.py"
 
 
 def _values(op, n: int = 4, seed: int = 0) -> np.ndarray:
@@ -209,10 +207,7 @@ def test_constants_fold_through_the_registered_values() -> None:
 
 @pytest.fixture(scope="module")
 def table_script():
-    spec = importlib.util.spec_from_file_location("make_function_table", SCRIPT)
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
+    return load_script("make_function_table")
 
 
 def test_the_function_table_in_the_docs_is_the_registry(table_script) -> None:
