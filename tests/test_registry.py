@@ -244,13 +244,6 @@ def test_an_unknown_operation_is_refused_everywhere() -> None:
         rogue.to_latex()
 
 
-def test_the_readme_lists_every_function() -> None:
-    readme = (Path(__file__).resolve().parents[1] / "README.md").read_text(encoding="utf-8")
-    listed = readme[readme.index("- **Functions**") : readme.index("operation registry).")]
-    missing = [name for name in REGISTRY if not re.search(rf"\b{name}\b", listed) and name not in ("vector", "matrix")]
-    assert not missing, f"README's function list lacks {missing}"
-
-
 def test_md_gets_the_operations_and_nothing_else_from_their_module() -> None:
     for helper in ("np", "E", "register", "Kind", "Operand", "linear", "REAL", "POSITIVE", "as_expr"):
         assert not hasattr(md, helper), f"md.{helper} leaked from _ops"
