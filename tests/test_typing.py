@@ -49,6 +49,7 @@ WRONG = """
 
     x = md.vector("x")
     wrong: int = x.T @ x
+    md.sin("x")
 """
 
 
@@ -68,3 +69,4 @@ def test_a_type_error_in_user_code_is_caught(tmp_path: Path) -> None:
     result = _mypy(tmp_path, WRONG)
     assert result.returncode == 1
     assert 'Incompatible types in assignment (expression has type "Expr", variable has type "int")' in result.stdout
+    assert 'Argument 1 to "__call__" of "Operation" has incompatible type "str"' in result.stdout

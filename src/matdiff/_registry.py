@@ -16,14 +16,14 @@ from __future__ import annotations
 import enum
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 import numpy as np
 
 from ._errors import MatdiffError
 
 if TYPE_CHECKING:
-    from ._expr import Expr
+    from ._expr import Expr, Operand
 
 STRUCTURAL = ("var", "const", "zeros", "ones", "delta", "hole", "row", "einsum", "add", "pow")
 """The node operations that are not registered functions: leaves, products, sums, powers, row vectors."""
@@ -115,7 +115,7 @@ class Operation:
     codegen: Mapping[str, str] = field(default_factory=dict)
     symmetric: bool = False
 
-    def __call__(self, x: Any) -> Expr:
+    def __call__(self, x: Operand) -> Expr:
         """The operation applied to an expression (or a number): ``md.sin(x)``."""
         assert self.build is not None
         return self.build(x)
