@@ -17,6 +17,7 @@ from ._diff import diff
 from ._errors import ArgumentError, DiffError, EvaluationError, MatdiffError, NestingError, ParseError, ShapeError
 from ._explain import Derivation, Step, explain, explain_chain, explain_limit
 from ._expr import Expr
+from ._limits import LimitError, Limits, limits
 from ._ops import *  # noqa: F403 - every public name of _ops is a registered function (md.sin, md.inv, ...)
 from ._parser import parse
 from ._registry import REGISTRY as _REGISTRY
@@ -26,7 +27,8 @@ tr = trace
 
 __all__ = [
     "ArgumentError", "DiffError", "EvaluationError", "Expr", "MatdiffError", "NestingError", "ParseError", "ShapeError",
-    "Operation", "diff", "evaluate", "eye", "matrix", "numeric", "parse", "scalar", "symmetric", "to_latex", "to_text",
+    "LimitError", "Limits", "Operation", "diff", "limits", "evaluate", "eye", "matrix", "numeric", "parse",
+    "scalar", "symmetric", "to_latex", "to_text",
     "tr", "transpose", "vector", "CheckReport", "check", "check_gradient", "Derivation", "Step", "explain",
     "explain_chain", "explain_limit", "views",
     *sorted({operation.python for operation in _REGISTRY.values()}),  # md.sin, md.trace, md.sum, ...

@@ -12,6 +12,7 @@ from typing import TypeVar
 from . import _expr as E
 from ._errors import ShapeError
 from ._expr import Expr, Operand, as_expr, describe, orient_like
+from ._limits import limits
 from ._ops import abs as absolute
 from ._ops import exp, inv, log
 from ._registry import Kind, Operation, register
@@ -120,7 +121,8 @@ def elementwise_power(a: Operand, p: Operand) -> Expr:
     """a .^ p: a constant exponent, or exp(p .* log(a)) for a variable one (needs a > 0)."""
     a, p = as_expr(a), as_expr(p)
     if p.op == "const" and p.attrs[0] == 0.0 and a.op != "const":
-        return E.Expr("pow", (E.strip_row(a),), (0.0,), E.strip_row(a).shape)  # keeps a's variables
+        column = E.strip_row(a)  # keeps a's variables, and a row stays a row
+        return orient_like(E.Expr("pow", (column,), (0.0,), column.shape), a)
     if p.op == "const":
         return E.power(a, p.attrs[0])
     if p.ndim > 0 and a.ndim == 0:
@@ -156,6 +158,8 @@ def power(a: Operand, p: Operand) -> Expr:
     if a.ndim == 0:
         return elementwise_power(a, p)
     if a.ndim == 2 and p.op == "const" and float(p.attrs[0]).is_integer():
+        if abs(p.attrs[0]) > limits.max_matrix_power:  # before int(): 1e308 has 309 digits
+            raise limits.exceeded("max_matrix_power", f"the matrix power {a}^{p.attrs[0]:g}")
         return matrix_power(a, int(p.attrs[0]))
     raise ShapeError(
         f"^ needs a scalar base or a square matrix with an integer exponent, got {describe(a)}; "
@@ -164,16 +168,25 @@ def power(a: Operand, p: Operand) -> Expr:
 
 
 def matrix_power(a: Expr, k: int) -> Expr:
-    """A^k by repeated products; A^0 = eye and A^-k = inv(A)^k."""
+    """A^k by repeated squaring (about 2 log2 k products); A^0 = eye and A^-k = inv(A)^k.
+    |k| is bounded by md.limits.max_matrix_power."""
     E.square_dims(a, "a matrix power")
+    if abs(k) > limits.max_matrix_power:
+        raise limits.exceeded("max_matrix_power", f"the matrix power {a}^{k}")
     if k < 0:
         return matrix_power(inv(a), -k)
     if k == 0:
         return E.delta(a.shape[0])
-    result = a
-    for _ in range(k - 1):
-        result = matmul(result, a)
-    return result
+    result: Expr | None = None
+    square = a
+    while True:
+        if k & 1:
+            result = square if result is None else matmul(result, square)
+        k >>= 1
+        if not k:
+            assert result is not None
+            return result
+        square = matmul(square, square)
 
 
 # ---------------------------------------------------------------------------------------------

@@ -31,6 +31,7 @@ Random values for md.check (where none are given) follow these rules:
 from __future__ import annotations
 
 import itertools
+import math
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any, NamedTuple
@@ -43,8 +44,9 @@ from ._diff import diff, resolve_variable
 from ._errors import ArgumentError, DiffError, EvaluationError, MatdiffError, ShapeError
 from ._evaluate import evaluate
 from ._expr import Expr, postorder, variables
+from ._limits import limits
 from ._registry import REAL, is_function, lookup
-from ._shapes import dim_classes
+from ._shapes import DimClasses, dim_classes
 
 __all__ = ["CheckReport", "Entry", "check", "check_gradient"]
 
@@ -272,6 +274,7 @@ def _describe(estimate: numeric.Estimate, what: str) -> str:
 
 def check(
     expr: Expr | str,
+    /,
     *wrt: str | Expr,
     values: Mapping[str, Any] | None = None,
     seed: int | None = None,
@@ -310,7 +313,7 @@ def check(
     rtol_value, rtol_origin = _rtol(rtol, np.float64)
 
     given = dict(values or {})
-    drawn = _draw_values([expr, *targets], nodes, given, np.random.default_rng(seed))
+    drawn = _draw_values([expr, *targets], nodes, given, np.random.default_rng(seed), sized=[derivative])
     claimed = np.asarray(evaluate([derivative], drawn)[0], dtype=np.float64)
     if not np.all(np.isfinite(claimed)):
         raise EvaluationError("the symbolic derivative is not finite at these values; pass other values=")
@@ -399,7 +402,11 @@ def _domains(roots: list[Expr]) -> dict[str, set[str]]:
 
 
 def _draw_values(
-    roots: list[Expr], nodes: Mapping[str, Expr], given: dict[str, Any], rng: np.random.Generator
+    roots: list[Expr],
+    nodes: Mapping[str, Expr],
+    given: dict[str, Any],
+    rng: np.random.Generator,
+    sized: list[Expr] = (),  # type: ignore[assignment]  # an empty default, never mutated
 ) -> dict[str, Any]:
     """Values for every variable: those given, the rest drawn by the rules in the module docstring."""
     missing = [name for name in nodes if name not in given]
@@ -432,7 +439,7 @@ def _draw_values(
             order = pool[::-1]
         else:
             order = [pool[i] for i in rng.permutation(len(pool))]
-        sizes = {**fixed, **dict(zip(free, order))}
+        sizes = _bounded({**fixed, **dict(zip(free, order))}, free, classes, [*roots, *sized])
         values = dict(given)
         for name in missing:
             node = nodes[name]
@@ -445,6 +452,26 @@ def _draw_values(
     raise EvaluationError(
         f"could not draw values in the expression's domain in {_ATTEMPTS} tries ({failure}); pass values="
     )
+
+
+def _bounded(sizes: dict[Any, int], free: list[Any], classes: DimClasses, roots: list[Expr]) -> dict[Any, int]:
+    """`sizes` with the free ones lowered, largest first, until no array of `roots` (the expression, its
+    derivative and everything between) has more than md.limits.max_check_entries entries: distinct sizes
+    catch transposition mistakes, but many dimensions of distinct sizes make huge tensors."""
+    shapes = {tuple(classes.find(d) for d in node.shape) for node in postorder(roots)}
+
+    def largest(sizes: dict[Any, int]) -> int:
+        entries = (math.prod(sizes.get(d, d if isinstance(d, int) else 1) for d in shape) for shape in shapes)
+        return max(entries, default=1)
+
+    sizes = dict(sizes)
+    while largest(sizes) > limits.max_check_entries:
+        shrinkable = [d for d in free if sizes[d] > 1]
+        if not shrinkable:
+            raise limits.exceeded("max_check_entries", f"checking with arrays of {largest(sizes):,} entries")
+        biggest = max(shrinkable, key=lambda d: sizes[d])
+        sizes[biggest] -= 1
+    return sizes
 
 
 def _draw(kind: str, shape: tuple[int, ...], square: bool, flags: set[str], rng: np.random.Generator) -> Any:

@@ -6,12 +6,13 @@ from . import _expr as E
 from ._api import expression
 from ._errors import DiffError
 from ._expr import Expr, find_variable, postorder
+from ._limits import NodeBudget
 from ._rules import CONSTANT_OPS, rule_for, variable_derivative
 from ._shapes import dim_classes
 from ._simplify import simplify
 
 
-def diff(expr: Expr | str, *wrt: str | Expr, **kinds: str) -> Expr:
+def diff(expr: Expr | str, /, *wrt: str | Expr, **kinds: str) -> Expr:
     """The derivative of `expr` with respect to each of `wrt` in turn.
 
     The result has shape ``expr.shape + wrt[0].shape + wrt[1].shape + ...`` (J_ijkl = dA_ij/dB_kl,
@@ -73,8 +74,10 @@ def derivatives(expr: Expr, wrt: Expr) -> dict[int, Expr]:
     """The derivative of every node of `expr` by `wrt`, keyed by id(node) (for md.explain)."""
     name = wrt.attrs[0]
     axes = tuple(range(wrt.ndim))
+    budget = NodeBudget(E.node_count, f"the derivative by {name}")
     done: dict[int, Expr] = {}
     for node in postorder([expr]):
+        budget.check()
         if name not in node.free:
             done[id(node)] = E.zeros(node.shape + wrt.shape)
         elif node.op == "var":

@@ -7,7 +7,7 @@ from typing import Any
 
 import numpy as np
 
-from ._errors import EvaluationError
+from ._errors import ArgumentError, EvaluationError
 from ._expr import Dim, Expr, postorder
 from ._registry import lookup
 from ._shapes import DimClasses, dim_classes
@@ -30,10 +30,7 @@ def _bind(classes: DimClasses, nodes: Sequence[Expr], values: Mapping[str, Any])
 
     for dim in _named_dims(nodes):  # the naming scheme binds m_X to X's first axis and n_X to its last
         if isinstance(dim, str) and dim[:2] in ("m_", "n_") and dim[2:] in values:
-            try:
-                array = np.asarray(values[dim[2:]], dtype=np.float64)
-            except (TypeError, ValueError) as error:
-                raise EvaluationError(f"the value of {dim[2:]} is not a numeric array: {error}") from None
+            array = real_array(dim[2:], values[dim[2:]])
             if array.ndim:
                 axis = 0 if dim[0] == "m" else array.ndim - 1
                 record(dim, array.shape[axis], f"{dim[2:]} (axis {axis} of shape {array.shape})")
@@ -53,12 +50,32 @@ def _size(classes: DimClasses, sizes: dict[Dim, int], dim: Dim) -> int:
     return sizes[root]
 
 
+_NOT_REAL = {"c": "complex", "U": "text", "S": "bytes", "M": "a date", "m": "a time span", "V": "a record"}
+
+
+def real_array(name: str, value: Any) -> np.ndarray:
+    """`value` as a float64 array. Complex numbers, None, text and other values that are not real numbers
+    are an EvaluationError: converting them would drop the imaginary part or give NaN without a word."""
+    try:
+        array = np.asarray(value)
+    except (TypeError, ValueError) as error:  # ragged nested lists, for one
+        raise EvaluationError(f"the value of {name} is not a numeric array: {error}") from None
+    if array.dtype.kind == "O":
+        if any(item is None for item in array.flat):
+            raise EvaluationError(f"the value of {name} contains None; give numbers (NaN explicitly, if meant)")
+        try:
+            array = array.astype(np.float64)
+        except (TypeError, ValueError) as error:
+            raise EvaluationError(f"the value of {name} is not numeric: {error}") from None
+    if array.dtype.kind not in "biuf":
+        what = _NOT_REAL.get(array.dtype.kind, f"of dtype {array.dtype}")
+        raise EvaluationError(f"the value of {name} is {what}; matdiff evaluates real numbers")
+    return array.astype(np.float64, copy=False)
+
+
 def _check_value(node: Expr, value: Any) -> np.ndarray:
     name, kind = node.attrs
-    try:
-        array = np.asarray(value, dtype=np.float64)
-    except (TypeError, ValueError) as error:
-        raise EvaluationError(f"the value of {name} is not numeric: {error}") from None
+    array = real_array(name, value)
     if array.ndim != node.ndim:
         raise EvaluationError(f"{name} is a {kind}, so its value needs {node.ndim} axes; got shape {array.shape}")
     if kind == "symmetric":
@@ -72,6 +89,10 @@ def _check_value(node: Expr, value: Any) -> np.ndarray:
 
 def evaluate(roots: Sequence[Expr], values: Mapping[str, Any]) -> list[np.ndarray]:
     """Evaluate several expressions together; each shared node is computed once."""
+    if not isinstance(values, Mapping):
+        raise ArgumentError(f"values must map variable names to numbers or arrays, got {type(values).__name__}")
+    if not roots:
+        return []
     order, classes = _plan(roots)
     sizes = _bind(classes, order, values)
     computed: dict[int, np.ndarray] = {}

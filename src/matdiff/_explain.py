@@ -211,7 +211,7 @@ def _number(value: float) -> str:
 # md.explain -----------------------------------------------------------------------------------------
 
 
-def explain(expr: Expr | str, *wrt: str | Expr, **kinds: str) -> Derivation:
+def explain(expr: Expr | str, /, *wrt: str | Expr, **kinds: str) -> Derivation:
     """The derivation of d expr / d wrt, step by step, each step a named rule.
 
     `expr` is an expression or text (parsed with `kinds`). Steps run from the outside in: the rule

@@ -10,13 +10,15 @@ from __future__ import annotations
 
 import hashlib
 import itertools
+import math
 import weakref
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from typing import Any
 
 import numpy as np
 
-from ._errors import ShapeError, guard_depth
+from ._errors import EvaluationError, ShapeError, guard_depth
+from ._limits import limits
 from ._registry import REGISTRY, lookup
 
 Dim = str | int  # a symbolic dimension name, or a fixed size
@@ -39,7 +41,7 @@ class Expr:
     variable constructors (`md.vector("x")`, ...) and Python operators, or with `md.diff`.
     """
 
-    __slots__ = ("op", "args", "attrs", "shape", "sig", "free", "__weakref__", "_memo")
+    __slots__ = ("op", "args", "attrs", "shape", "sig", "free", "depth", "__weakref__", "_memo")
     _interned: weakref.WeakValueDictionary = weakref.WeakValueDictionary()
 
     op: str
@@ -48,6 +50,7 @@ class Expr:
     shape: tuple[Dim, ...]
     sig: bytes
     free: frozenset[str]
+    depth: int  # 1 for a leaf, else 1 + the deepest child
     _memo: dict[Any, Any]  # per-node caches: symmetry, evaluation plans, compiled products
 
     def __new__(cls, op: str, args: tuple[Expr, ...], attrs: tuple, shape: tuple[Dim, ...]) -> Expr:
@@ -68,6 +71,10 @@ class Expr:
         for child in args:
             free |= child.free
         object.__setattr__(node, "free", free)
+        depth = 1 + max((child.depth for child in args), default=0)
+        if depth > limits.max_depth:
+            raise limits.exceeded("max_depth", f"an expression nested {depth} deep")
+        object.__setattr__(node, "depth", depth)
         object.__setattr__(node, "_memo", {})
         cls._interned[key] = node
         return node
@@ -231,12 +238,23 @@ def dim_owner(dim: Dim) -> tuple[str, str, int] | None:
     return _DIM_OWNERS.get(dim) if isinstance(dim, str) else None
 
 
-def const(value: float) -> Expr:
-    """A scalar constant."""
+def const(value: float, what: str = "") -> Expr:
+    """A scalar constant. It must be finite: an expression with an infinite or NaN constant has no
+    meaningful derivative, so folding that would produce one (``1/0``, ``log(-1)``, ``arcsin(2)``, a
+    number too large for a float) raises EvaluationError instead, naming `what` was folded."""
     value = float(value)
+    if not math.isfinite(value):
+        raise EvaluationError(
+            f"{what or 'a constant'} gives {value!r}, which is not a finite real number; "
+            "an expression's constants must be finite"
+        )
     if value == 0.0:
         value = 0.0  # -0.0 and 0.0 are one node
     return Expr("const", (), (value,), ())
+
+
+def _number_text(value: float) -> str:
+    return str(int(value)) if float(value).is_integer() and abs(value) < 1e15 else repr(float(value))
 
 
 def zeros(shape: tuple[Dim, ...]) -> Expr:
@@ -332,7 +350,7 @@ def einsum(operands: Sequence[Expr], subs: Sequence[Sequence[int]], out: Sequenc
     factors = _merge_powers(_eliminate_deltas(factors, out), out)
 
     if not factors:
-        return const(coefficient)
+        return const(coefficient, "a product of constants")
     if coefficient == 1.0 and len(factors) == 1 and factors[0][1] == out:
         return factors[0][0]
 
@@ -343,7 +361,7 @@ def einsum(operands: Sequence[Expr], subs: Sequence[Sequence[int]], out: Sequenc
     factors.sort(key=order)
     factors = _orient_symmetric(factors, out)
     if coefficient != 1.0:
-        factors.insert(0, (const(coefficient), ()))
+        factors.insert(0, (const(coefficient, "a product of constants"), ()))
     canonical: dict[int, int] = {}
     for label in itertools.chain(out, *(labels for _, labels in factors)):
         canonical.setdefault(label, len(canonical))
@@ -526,7 +544,9 @@ def elementwise(name: str, value: Callable[[np.ndarray], np.ndarray], x: Expr) -
     if x.op == "row":
         return row(elementwise(name, value, x.args[0]))
     if x.op == "const":
-        return const(float(value(np.asarray(x.attrs[0], dtype=np.float64))))
+        with np.errstate(all="ignore"):  # a value outside the domain is reported by const, by name
+            folded = float(value(np.asarray(x.attrs[0], dtype=np.float64)))
+        return const(folded, f"{name}({_number_text(x.attrs[0])})")
     if is_zero(x) and float(value(np.zeros(()))) == 0.0:
         return x
     return Expr(name, (x,), (), x.shape)
@@ -542,8 +562,10 @@ def power(x: Expr, exponent: float) -> Expr:
     if exponent == 0.0:
         return ones(x.shape)
     if x.op == "const":
+        base = x.attrs[0]
+        what = "division by zero" if base == 0.0 and exponent < 0 else f"{_number_text(base)}^{_number_text(exponent)}"
         with np.errstate(all="ignore"):
-            return const(float(np.float64(x.attrs[0]) ** exponent))
+            return const(float(np.float64(base) ** exponent), what)
     if x.op == "pow" and float(exponent).is_integer() and float(x.attrs[0]).is_integer():
         return power(x.args[0], x.attrs[0] * exponent)  # (x^a)^b = x^(ab) for integer a, b
     return Expr("pow", (x,), (exponent,), x.shape)
@@ -564,6 +586,11 @@ def describe(node: Expr) -> str:
         text = text[:57] + "..."
     shape = " x ".join(str(d) for d in node.shape) or "1 x 1"
     return f"{text} ({node.kind}, {shape})"
+
+
+def node_count() -> int:
+    """How many distinct expression nodes exist now (for bounding the work of a derivation)."""
+    return len(Expr._interned)
 
 
 def postorder(roots: Sequence[Expr]) -> list[Expr]:

@@ -240,12 +240,20 @@ logdet: Operation = register(
 
 
 def _softmax_value(x: np.ndarray) -> np.ndarray:
+    if x.size == 0:
+        return x.copy()  # the softmax of an empty vector is empty
     shifted = np.exp(x - x.max())
     return shifted / shifted.sum()
 
 
 def _logsumexp_value(x: np.ndarray) -> np.ndarray:
+    # log(sum(exp(x))) shifted by the largest entry, as NumPy's and SciPy's: log of an empty sum is -inf,
+    # and where the largest entry is not finite (all -inf, or an inf) it is the answer itself
+    if x.size == 0:
+        return np.asarray(-np.inf)
     top = x.max()
+    if not np.isfinite(top):
+        return np.asarray(top)
     return np.asarray(top + np.log(np.exp(x - top).sum()))
 
 

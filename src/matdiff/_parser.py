@@ -7,15 +7,16 @@ building are iterative, so deeply nested input cannot exhaust Python's stack.
 from __future__ import annotations
 
 import itertools
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping
 
 from lark import Lark, Token, Tree
 from lark.exceptions import UnexpectedCharacters, UnexpectedEOF, UnexpectedInput, UnexpectedToken
 
 from . import _algebra as A
 from . import _expr as E
-from ._errors import MatdiffError, ParseError, ShapeError, _caret
+from ._errors import EvaluationError, MatdiffError, ParseError, ShapeError, _caret
 from ._expr import Expr
+from ._limits import LimitError
 from ._registry import REGISTRY
 
 GRAMMAR = r"""
@@ -53,17 +54,19 @@ _BINARY = {
     "add": A.add, "sub": A.sub, "mul": A.matmul, "div": A.divide, "hadamard": A.hadamard,
     "ediv": A.elementwise_divide, "pow": A.power, "epow": A.elementwise_power,
 }  # fmt: skip
-_SEARCH_LIMIT = 4096
+_SEARCH_LIMIT = 256  # kind assignments tried at most: the search is exponential in the names it may change
 _FAMILY = {"add": "sum", "sub": "sum", "mul": "product", "div": "product", "hadamard": "product", "ediv": "product"}
 
 
-def parse(text: str, **kinds: str) -> Expr:
+def parse(text: str, /, **kinds: str) -> Expr:
     """Parse an expression in the MatrixCalculus.org-style syntax.
 
     Declare kinds by keyword: ``md.parse("x'*A*x", x="vector", A="symmetric")``. Undeclared names
     get a kind by convention, an upper-case initial a matrix and a lower-case one a vector. Where
-    that does not type-check, names used in a power (a^b) or as a divisor (a/b) may change kind,
-    the fewest first and to scalars first, until it does; otherwise the error stands.
+    that does not type-check, names used in a power (a^b) or as a divisor (a/b) may change kind:
+    one name at a time (to a scalar first), then all of them to scalars, then the other combinations,
+    at most 256 readings in all; otherwise the first error stands. A constant that folds to a value that
+    is not finite (``1/0``, ``log(-1)``, ``arcsin(2)``, ``1e999``) is an EvaluationError with a caret.
     """
     if not isinstance(text, str):
         raise ParseError(f"expected text, got {type(text).__name__}", repr(text), 0)
@@ -74,7 +77,7 @@ def parse(text: str, **kinds: str) -> Expr:
             raise ShapeError(f"unknown kind {kind!r} for {name}: use one of {', '.join(E.KINDS)}")
     tree = _syntax_tree(text)
     names = _collect_names(tree, text)
-    return _build_with_kinds(tree, text, names, _scalar_hints(tree), kinds)
+    return _build_with_kinds(_sum_chains(tree), text, names, _scalar_hints(tree), kinds)
 
 
 def _syntax_tree(text: str) -> Tree:
@@ -151,23 +154,32 @@ def _scalar_hints(tree: Tree) -> set[str]:
     return hinted
 
 
+def _departures(base: Mapping[str, str], free: list[str]) -> Iterator[dict[str, str]]:
+    """Kind assignments to try, in order: the convention; each single departure (to a scalar first);
+    every hinted name a scalar (the usual reading of many powers, a^b + c^d); then the other
+    combinations, fewest departures first. The caller stops after _SEARCH_LIMIT of them."""
+    yield dict(base)
+    for name in free:
+        for kind in _alternatives(name):
+            yield dict(base, **{name: kind})
+    if len(free) > 1:
+        yield dict(base, **{name: "scalar" for name in free})
+    for changes in range(2, len(free) + 1):
+        for chosen in itertools.combinations(free, changes):
+            for kinds in itertools.product(*(_alternatives(n) for n in chosen)):
+                yield dict(base, **dict(zip(chosen, kinds)))
+
+
 def _build_with_kinds(tree: Tree, text: str, names: list[str], hints: set[str], declared: Mapping[str, str]) -> Expr:
     free = [n for n in names if n not in declared and n in hints]
     base = {n: declared.get(n, _default_kind(n)) for n in names}
     first_error: MatdiffError | None = None
-    tries = 0
-    for changes in range(len(free) + 1):  # fewest departures from the convention first
-        for chosen in itertools.combinations(free, changes):
-            for kinds in itertools.product(*(_alternatives(n) for n in chosen)):
-                assignment = dict(base, **dict(zip(chosen, kinds)))
-                try:
-                    return _build(tree, text, assignment)
-                except ShapeError as error:
-                    if first_error is None:
-                        first_error = error
-                tries += 1
-                if tries >= _SEARCH_LIMIT:
-                    break
+    for assignment in itertools.islice(_departures(base, free), _SEARCH_LIMIT):
+        try:
+            return _build(tree, text, assignment)
+        except ShapeError as error:
+            if first_error is None:
+                first_error = error
     assert first_error is not None
     undeclared = [n for n in names if n not in declared]
     if undeclared:
@@ -176,6 +188,41 @@ def _build_with_kinds(tree: Tree, text: str, names: list[str], hints: set[str], 
             f"{first_error}\n(kinds tried first: {kinds_used}; declare kinds, e.g. md.parse(text, x='scalar'))"
         ) from None
     raise first_error
+
+
+_CHAIN = "chain:"  # a sum t1 ± t2 ± ... as one node; the signs follow the prefix
+
+
+def _sum_chains(tree: Tree) -> Tree:
+    """The tree with each left-deep chain a + b - c + ... made one node of all its terms, so that it is
+    built as a balanced sum: a chain of n binary sums would flatten n times, O(n^2)."""
+    done: dict[int, Tree] = {}
+    stack: list[tuple[Tree, bool]] = [(tree, False)]
+    while stack:
+        node, expanded = stack.pop()
+        children = _children_trees(node)
+        if not expanded:
+            stack.append((node, True))
+            stack.extend((child, False) for child in children)
+            continue
+        new_children = [done[id(c)] if isinstance(c, Tree) else c for c in node.children]
+        if node.data in ("add", "sub"):
+            left, right = new_children
+            chained = left.data.startswith(_CHAIN)
+            terms, signs = ([*left.children], left.data[len(_CHAIN) :]) if chained else ([left], "+")
+            signs += "+" if node.data == "add" else "-"
+            done[id(node)] = Tree(_CHAIN + signs, [*terms, right], node.meta)
+        else:
+            done[id(node)] = Tree(node.data, new_children, node.meta)
+    return done[id(tree)]
+
+
+def _balanced_sum(terms: list[Expr]) -> Expr:
+    """t1 + t2 + ... added pairwise in a balanced tree: the same sum, in O(n log n) flattening."""
+    while len(terms) > 1:
+        paired = [A.add(terms[k], terms[k + 1]) for k in range(0, len(terms) - 1, 2)]
+        terms = paired + ([terms[-1]] if len(terms) % 2 else [])
+    return terms[0]
 
 
 def _build(tree: Tree, text: str, kinds: Mapping[str, str]) -> Expr:
@@ -193,16 +240,16 @@ def _build(tree: Tree, text: str, kinds: Mapping[str, str]) -> Expr:
         args = [done[id(child)] for child in subtrees]
         try:
             done[id(node)] = _node(node, args, variables)
-        except ShapeError as error:
+        except (ShapeError, EvaluationError, LimitError) as error:  # a caret under the part that failed
             position = node.meta.start_pos if not node.meta.empty else 0
-            raise ShapeError(f"{error}\n{_caret(text, position)}") from None
+            raise type(error)(f"{error}\n{_caret(text, position)}") from None
     return done[id(tree)]
 
 
 def _node(node: Tree, args: list[Expr], variables: Mapping[str, Expr]) -> Expr:
     kind = node.data
     if kind == "number":
-        return E.const(float(str(node.children[0])))
+        return E.const(float(str(node.children[0])), f"the number {node.children[0]}")
     if kind == "name":
         name = str(node.children[0])
         return A.eye() if name in _CONSTANTS else variables[name]
@@ -213,6 +260,9 @@ def _node(node: Tree, args: list[Expr], variables: Mapping[str, Expr]) -> Expr:
             return function(*args)
         except TypeError:
             raise ShapeError(f"{node.children[0]} takes one argument, got {len(args)}") from None
+    if kind.startswith(_CHAIN):
+        signs = kind[len(_CHAIN) :]
+        return _balanced_sum([term if sign == "+" else A.neg(term) for term, sign in zip(args, signs)])
     if kind == "neg":
         return A.neg(args[0])
     if kind == "transpose":

@@ -15,11 +15,18 @@ from collections import defaultdict
 
 from . import _expr as E
 from ._expr import Expr
+from ._limits import NodeBudget
 
 
 def simplify(expr: Expr) -> Expr:
-    """Rebuild bottom-up, factoring every sum."""
-    return E.rewrite(expr, then=lambda node: factor_sum(node) if node.op == "add" else node)
+    """Rebuild bottom-up, factoring every sum. Bounded by md.limits.max_nodes."""
+    budget = NodeBudget(E.node_count, "simplifying a derivative")
+
+    def factored(node: Expr) -> Expr:
+        budget.check()
+        return factor_sum(node, budget) if node.op == "add" else node
+
+    return E.rewrite(expr, then=factored)
 
 
 def _holes(base: Expr):
@@ -39,12 +46,14 @@ def _holes(base: Expr):
         yield E.einsum(keyed, [subs[i] for i in rest] + [(label,)], out), content
 
 
-def factor_sum(node: Expr) -> Expr:
+def factor_sum(node: Expr, budget: NodeBudget | None = None) -> Expr:
     """Merge the terms of a sum that are one product with one factor changed."""
     terms = list(node.args)
     views: dict[Expr, list[tuple[Expr, Expr]]] = {}
     merged_any = False
     while True:
+        if budget is not None:
+            budget.check()
         groups: dict[Expr, list[tuple[int, Expr]]] = defaultdict(list)
         for index, term in enumerate(terms):
             if term not in views:

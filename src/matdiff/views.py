@@ -67,7 +67,7 @@ def _check_layout(layout: str) -> None:
         raise ArgumentError(f"unknown layout {layout!r}: use one of {', '.join(map(repr, LAYOUTS))}")
 
 
-def derivative(f: Expr | str, *wrt: str | Expr, layout: str = "gradient", **kinds: str) -> Expr:
+def derivative(f: Expr | str, /, *wrt: str | Expr, layout: str = "gradient", **kinds: str) -> Expr:
     """The derivative of `f` by each of `wrt` in turn, as printed in `layout`.
 
     ``"gradient"`` (the default; the Matrix Cookbook's, and what ``md.diff`` prints): the derivative
@@ -88,12 +88,12 @@ def derivative(f: Expr | str, *wrt: str | Expr, layout: str = "gradient", **kind
     return result
 
 
-def derivative_text(f: Expr | str, *wrt: str | Expr, layout: str = "gradient", **kinds: str) -> str:
+def derivative_text(f: Expr | str, /, *wrt: str | Expr, layout: str = "gradient", **kinds: str) -> str:
     """The derivative printed in `layout` ("gradient", the default, or "numerator"); see :func:`derivative`."""
     return str(derivative(f, *wrt, layout=layout, **kinds))
 
 
-def derivative_latex(f: Expr | str, *wrt: str | Expr, layout: str = "gradient", **kinds: str) -> str:
+def derivative_latex(f: Expr | str, /, *wrt: str | Expr, layout: str = "gradient", **kinds: str) -> str:
     """LaTeX for the derivative in `layout` ("gradient", the default, or "numerator"); see :func:`derivative`."""
     return derivative(f, *wrt, layout=layout, **kinds).to_latex()
 
@@ -101,7 +101,7 @@ def derivative_latex(f: Expr | str, *wrt: str | Expr, layout: str = "gradient", 
 # Index notation ----------------------------------------------------------------------------------
 
 
-def index_notation(D: Expr | str, name: str = "J", latex: bool = False, **kinds: str) -> str:
+def index_notation(D: Expr | str, /, name: str = "J", latex: bool = False, **kinds: str) -> str:
     """`D` in index notation, ``J[i,j,k,l] = A[i,k]*B[l,j]``, even where a matrix form exists.
 
     For ``D = md.diff(F, X)`` entry ``J[i,j,k,l]`` is dF[i,j]/dX[k,l] (the lecture's J_ijkl); every
@@ -255,7 +255,7 @@ class KroneckerSum:
 
 
 def kronecker(
-    D: Expr | str, out_ndim: int = 2, order: str = "F", **kinds: str
+    D: Expr | str, /, out_ndim: int = 2, order: str = "F", **kinds: str
 ) -> KroneckerForm | KroneckerSum | None:
     """A Kronecker form of the derivative `D`, or None where it finds none (a single product or a sum of them).
 
@@ -364,7 +364,7 @@ def _check_index(index: int | Sequence[int], out_ndim: int, shape: Sequence[Any]
     return tuple(int(x) for x in fixed)
 
 
-def slice_text(D: Expr | str, index: int | Sequence[int], out_ndim: int, name: str = "J", **kinds: str) -> str:
+def slice_text(D: Expr | str, /, index: int | Sequence[int], out_ndim: int, name: str = "J", **kinds: str) -> str:
     """The derivative of one function entry, df[index]/dX, in index notation with the function index fixed.
 
     For f = A*x and D = md.diff(f, "A"), ``slice_text(D, 1, 1)`` is ``J[1,k,l] = eye[1,k]*x[l]``: row 1 of

@@ -237,15 +237,22 @@ class _Item:
 def _einsum_doc(node: Expr, docs: list[Doc], row: bool = False) -> Doc:
     subs, out = node.attrs
     only_constants = all(c.ndim == 0 or c.op in _CONSTANTS for c in node.args)  # nothing sizes them
+    # a label summed over that no other operand carries is sized by nothing in the printed text either:
+    # tr(eye)*(x'*x) must state eye's size
+    sized = {x for c, ls in zip(node.args, subs) if c.op not in _CONSTANTS for x in ls} | set(out)
+
+    def unsized(labels: tuple[int, ...]) -> bool:
+        return only_constants or any(x not in sized for x in labels)
+
     items = []
     for child, labels, doc in zip(node.args, subs, docs):
         if child.op == "ones" and child.ndim >= 2:  # ones[i,j] = ones[i]*ones[j]: each end sized apart
             for label, dim in zip(labels, child.shape):
                 plain = _filled(1, 1.0)
                 witness = _size_witness(dim) or plain
-                items.append(_Item(witness if only_constants else plain, 1, False, (label,), alone=witness))
+                items.append(_Item(witness if unsized((label,)) else plain, 1, False, (label,), alone=witness))
             continue
-        plain = (_alone(child) if only_constants else _plain(child)) or doc
+        plain = (_alone(child) if unsized(labels) else _plain(child)) or doc
         items.append(_Item(plain, child.ndim, is_symmetric(child), labels, child.op == "delta", _alone(child)))
     return _product_doc(items, out, row)
 
