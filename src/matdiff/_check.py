@@ -32,7 +32,7 @@ from __future__ import annotations
 
 import itertools
 import math
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any, NamedTuple
 
@@ -406,9 +406,10 @@ def _draw_values(
     nodes: Mapping[str, Expr],
     given: dict[str, Any],
     rng: np.random.Generator,
-    sized: list[Expr] = (),  # type: ignore[assignment]  # an empty default, never mutated
+    sized: Sequence[Expr] = (),
 ) -> dict[str, Any]:
-    """Values for every variable: those given, the rest drawn by the rules in the module docstring."""
+    """Values for every variable: those given, the rest drawn by the rules in the module docstring, at
+    sizes small enough that no array of `roots` or of `sized` (the derivative) passes the entry bound."""
     missing = [name for name in nodes if name not in given]
     if not missing:
         return given
