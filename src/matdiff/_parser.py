@@ -57,7 +57,7 @@ _SEARCH_LIMIT = 4096
 _FAMILY = {"add": "sum", "sub": "sum", "mul": "product", "div": "product", "hadamard": "product", "ediv": "product"}
 
 
-def parse(text: str, **kinds: str) -> Expr:
+def parse(text: str, /, **kinds: str) -> Expr:
     """Parse an expression in the MatrixCalculus.org-style syntax.
 
     Declare kinds by keyword: ``md.parse("x'*A*x", x="vector", A="symmetric")``. Undeclared names
