@@ -34,10 +34,11 @@ def free_port() -> int:
 
 
 @contextmanager
-def running_server(time_limit: float = TIME_LIMIT) -> Iterator[str]:
-    """`python -m matdiff serve` on a free port of 127.0.0.1; yields its base URL."""
+def running_server(time_limit: float = TIME_LIMIT, *options: str) -> Iterator[str]:
+    """`python -m matdiff serve` with `options` on a free port of 127.0.0.1; yields its base URL."""
     port = free_port()
     command = [sys.executable, "-m", "matdiff", "serve", "--port", str(port), "--time-limit", str(time_limit)]
+    command += options
     env = {**os.environ, "PYTHONUNBUFFERED": "1"}
     process = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, env=env, text=True)
     url = f"http://127.0.0.1:{port}"
@@ -72,9 +73,10 @@ def server() -> Iterator[str]:
         yield url
 
 
-def post(url: str, body: object, timeout: float = 30) -> tuple[int, dict]:
+def post(url: str, body: object, timeout: float = 30, headers: dict[str, str] | None = None) -> tuple[int, dict]:
     data = body if isinstance(body, bytes) else json.dumps(body).encode()
-    request = urllib.request.Request(url, data=data, headers={"Content-Type": "application/json"}, method="POST")
+    headers = {"Content-Type": "application/json", **(headers or {})}
+    request = urllib.request.Request(url, data=data, headers=headers, method="POST")
     try:
         with urllib.request.urlopen(request, timeout=timeout) as response:
             return response.status, json.loads(response.read())
@@ -129,14 +131,58 @@ def test_parse_error_has_message_and_position(server):
         {"expression": "x'*A*x", "wrt": ["x", "A"], "order": 2},
         {"expression": "x'*x", "wrt": ["x"], "order": 9},
         {"expression": ""},
+        {"expression": "x'*A*x", "wrt": 5},
+        {"expression": "x'*A*x", "wrt": True},
+        {"expression": "x", "wrt": [True]},
+        {"expression": "x'*x", "seed": -1},
+        {"expression": "x'*x", "kinds": {"x": {"deep": [[["vector"]]]}}},
         [1, 2, 3],
         b"{not json",
+        b'{"expression": "x", "wrt": 1' + b"0" * 5000 + b"}",  # past Python's digits limit for int()
     ],
 )
 def test_bad_requests_get_400(server, body):
     status, result = post(server + "/api/diff", body)
     assert status == 400
     assert_clean_error(result)
+
+
+def test_a_variable_named_text_is_a_variable(server):
+    body = {"expression": "text*x", "kinds": {"text": "scalar"}, "wrt": "text", "check": False}
+    status, result = post(server + "/api/diff", body)
+    assert status == 200, result
+    assert result["variables"] == {"text": "scalar", "x": "vector"} and result["derivative"] == "x"
+
+
+def test_deeply_nested_json_is_a_400_not_a_recursion_error(server):
+    for body in (b"[" * 5000 + b"]" * 5000, b'{"expression": "x", "kinds": ' + b"[" * 101 + b"]" * 101 + b"}"):
+        status, result = post(server + "/api/diff", body)
+        assert status == 400 and "nested too deeply" in result["error"], result
+    # brackets inside strings are text, not nesting
+    status, result = post(server + "/api/variables", {"expression": "x", "kinds": {"[" * 200: "scalar"}})
+    assert status == 200, result
+
+
+def test_only_json_bodies_are_accepted(server):
+    """A web page may send text/plain or a form to any port without a CORS preflight, but not JSON."""
+    body = json.dumps({"expression": "x'*A*x", "wrt": "x"})
+    for content_type in ("text/plain", "application/x-www-form-urlencoded", "multipart/form-data; boundary=x", ""):
+        status, result = post(server + "/api/diff", body.encode(), headers={"Content-Type": content_type})
+        assert status == 415 and result["type"] == "UnsupportedMediaType", (content_type, result)
+        assert "application/json" in result["error"]
+    status, _ = post(server + "/api/diff", body.encode(), headers={"Content-Type": "application/json; charset=utf-8"})
+    assert status == 200
+
+
+def test_a_host_that_is_not_the_server_is_refused(server):
+    """DNS rebinding: a page on evil.example, resolved to 127.0.0.1, sends Host: evil.example."""
+    port = server.rsplit(":", 1)[1]
+    for host in ("evil.example", f"evil.example:{port}", "127.0.0.1:1", f"localhost.evil.example:{port}"):
+        status, result = post(server + "/api/variables", {"expression": "x"}, headers={"Host": host})
+        assert status == 400 and result["type"] == "HostNotAllowed", (host, result)
+        assert "--allow-host" in result["error"]
+    for host in (f"localhost:{port}", f"LOCALHOST:{port}", f"127.0.0.1:{port}"):
+        assert post(server + "/api/variables", {"expression": "x"}, headers={"Host": host})[0] == 200, host
 
 
 def test_oversized_input_is_refused(server):

@@ -335,8 +335,46 @@ def serve(
     ),
     port: Annotated[int, typer.Option("--port", min=1, max=65535, help="Port to listen on.")] = 8000,
     time_limit: Annotated[
-        float, typer.Option("--time-limit", min=0.1, help="Seconds a derivation may take before it is stopped.")
+        float,
+        typer.Option(
+            "--time-limit",
+            min=0.1,
+            help="Seconds a derivation may take, from when it gets a worker, before it is stopped.",
+        ),
     ] = 5.0,
+    memory_limit: Annotated[
+        int,
+        typer.Option(
+            "--memory-limit", min=0, help="Megabytes of memory a derivation may take before it is stopped; 0: no cap."
+        ),
+    ] = 1024,
+    workers: Annotated[
+        int | None,
+        typer.Option("--workers", min=1, help="Derivations run at once. \\[default: the CPUs, from 2 to 8]"),
+    ] = None,
+    queue_size: Annotated[
+        int,
+        typer.Option("--queue-size", min=0, help="Requests that may wait for a worker; the next ones get a 503."),
+    ] = 64,
+    queue_wait: Annotated[
+        float,
+        typer.Option("--queue-wait", min=0.0, help="Seconds a request may wait for a worker before it gets a 503."),
+    ] = 10.0,
+    read_timeout: Annotated[
+        float,
+        typer.Option(
+            "--read-timeout", min=0.1, help="Seconds a client may take to send a request's headers, and its body."
+        ),
+    ] = 10.0,
+    allow_host: Annotated[
+        list[str] | None,
+        typer.Option(
+            "--allow-host",
+            metavar="NAME",
+            help="Another name the Host header may give (NAME or NAME:PORT; * for any); repeatable. "
+            "127.0.0.1, localhost, [::1] and --host are always accepted.",
+        ),
+    ] = None,
 ) -> None:
     """Start the web page and its JSON API (docs/web.md) on http://127.0.0.1:8000/; Ctrl+C stops it.
 
@@ -353,7 +391,17 @@ def serve(
 
     shown = f"[{host}]" if ":" in host else host
     _console().print(Text.assemble(("matdiff", "bold"), f" serving on http://{shown}:{port}/ (Ctrl+C stops it)"))
-    run(host=host, port=port, time_limit=time_limit)
+    run(
+        host=host,
+        port=port,
+        time_limit=time_limit,
+        workers=workers,
+        memory_limit=memory_limit,
+        queue_size=queue_size,
+        queue_wait=queue_wait,
+        read_timeout=read_timeout,
+        allow_hosts=allow_host or [],
+    )
 
 
 def _version(value: bool) -> None:
