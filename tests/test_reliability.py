@@ -254,3 +254,17 @@ def test_json_output_of_a_limit_error() -> None:
     result = CliRunner().invoke(cli.app, ["diff", "A^100000", "--wrt", "A", "--json"])
     assert result.exit_code == 1
     assert json.loads(result.stdout)["error"]["type"] == "LimitError"
+
+
+def test_an_identity_folded_away_leaves_its_partner_s_size() -> None:
+    """eye*t is t: its length is t's, so evaluating it needs no value for the matrix that sized the eye."""
+    expr = md.parse("(X^0)*-t")
+    np.testing.assert_allclose(expr.evaluate({"t": np.array([1.0, 2.0])}), [-1.0, -2.0])
+    assert expr.variables == {"t": "vector"}
+
+
+@pytest.mark.parametrize("text", ["log(0)", "arcsin(2)*B", "cos(1e308).^cos(1e308)+eye+x", "(-2)^0.5*x", "100^200"])
+def test_folding_raises_no_numpy_warning(text: str) -> None:
+    """The suite turns warnings into errors: folding must report its own clear error, not a RuntimeWarning."""
+    with pytest.raises(md.EvaluationError, match="not a finite real number"):
+        md.parse(text)

@@ -348,6 +348,10 @@ def einsum(operands: Sequence[Expr], subs: Sequence[Sequence[int]], out: Sequenc
         return zeros(out_shape)
     factors.reverse()
     factors = _merge_powers(_eliminate_deltas(factors, out), out)
+    # an output label that a remaining variable's side carries takes that size: eye[i,j]*t[j] is t[i], of
+    # t's length (the two are equal, but the eye and the size it was named by are gone)
+    carried = {x: d for n, ls in factors if n.op not in ("delta", "ones", "zeros") for x, d in zip(ls, n.shape)}
+    out_shape = tuple(d if isinstance(d, int) else carried.get(x, d) for x, d in zip(out, out_shape))
 
     if not factors:
         return const(coefficient, "a product of constants")
