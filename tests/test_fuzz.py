@@ -31,8 +31,8 @@ pytestmark = pytest.mark.filterwarnings("ignore:mypy_extensions.TypedDict is dep
 LONG = os.environ.get("MATDIFF_FUZZ") == "long"
 EXAMPLES = {
     "finite_differences": 5000 if LONG else 200,
-    "jax": 1000 if LONG else 40,
-    "parser": 30000 if LONG else 1000,
+    "jax": 1000 if LONG else 30,
+    "parser": 30000 if LONG else 800,
 }
 SLOW = [HealthCheck.too_slow, HealthCheck.data_too_large]
 
