@@ -268,3 +268,12 @@ def test_folding_raises_no_numpy_warning(text: str) -> None:
     """The suite turns warnings into errors: folding must report its own clear error, not a RuntimeWarning."""
     with pytest.raises(md.EvaluationError, match="not a finite real number"):
         md.parse(text)
+
+
+def test_a_function_of_a_zero_tensor_is_checked_like_a_constant() -> None:
+    """0.^x is exp(x.*log(0)): log of the zero vector is -inf in every entry, a clear error, not a warning."""
+    for text in ("t./0.^x+S", "log(0*x)"):
+        with pytest.raises(md.EvaluationError, match=r"log\(0\) gives -inf"):
+            md.parse(text)
+    x = np.array([0.5, -1.0])
+    np.testing.assert_allclose(md.parse("cos(0*x)").evaluate({"x": x}), np.ones(2))

@@ -551,8 +551,11 @@ def elementwise(name: str, value: Callable[[np.ndarray], np.ndarray], x: Expr) -
         with np.errstate(all="ignore"):  # a value outside the domain is reported by const, by name
             folded = float(value(np.asarray(x.attrs[0], dtype=np.float64)))
         return const(folded, f"{name}({_number_text(x.attrs[0])})")
-    if is_zero(x) and float(value(np.zeros(()))) == 0.0:
-        return x
+    if is_zero(x):  # f of a zero tensor: every entry is f(0), which must be finite as any constant
+        with np.errstate(all="ignore"):
+            at_zero = const(float(value(np.zeros(()))), f"{name}(0)")
+        if is_zero(at_zero):
+            return x
     return Expr(name, (x,), (), x.shape)
 
 
