@@ -7,7 +7,8 @@ building are iterative, so deeply nested input cannot exhaust Python's stack.
 from __future__ import annotations
 
 import itertools
-from collections.abc import Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping
+from typing import TypeVar
 
 from lark import Lark, Token, Tree
 from lark.exceptions import UnexpectedCharacters, UnexpectedEOF, UnexpectedInput, UnexpectedToken
@@ -190,31 +191,42 @@ def _build_with_kinds(tree: Tree, text: str, names: list[str], hints: set[str], 
     raise first_error
 
 
+T = TypeVar("T")
 _CHAIN = "chain:"  # a sum t1 ± t2 ± ... as one node; the signs follow the prefix
+
+
+def _bottom_up(tree: Tree, visit: Callable[[Tree, list[T]], T]) -> T:
+    """visit(node, the results for its subtrees) for every node, children first, with an explicit stack:
+    input nested past Python's recursion limit is no problem."""
+    done: dict[int, T] = {}
+    stack: list[tuple[Tree, bool]] = [(tree, False)]
+    while stack:
+        node, expanded = stack.pop()
+        subtrees = _children_trees(node)
+        if not expanded:
+            stack.append((node, True))
+            stack.extend((child, False) for child in subtrees)
+            continue
+        done[id(node)] = visit(node, [done[id(child)] for child in subtrees])
+    return done[id(tree)]
 
 
 def _sum_chains(tree: Tree) -> Tree:
     """The tree with each left-deep chain a + b - c + ... made one node of all its terms, so that it is
     built as a balanced sum: a chain of n binary sums would flatten n times, O(n^2)."""
-    done: dict[int, Tree] = {}
-    stack: list[tuple[Tree, bool]] = [(tree, False)]
-    while stack:
-        node, expanded = stack.pop()
-        children = _children_trees(node)
-        if not expanded:
-            stack.append((node, True))
-            stack.extend((child, False) for child in children)
-            continue
-        new_children = [done[id(c)] if isinstance(c, Tree) else c for c in node.children]
-        if node.data in ("add", "sub"):
-            left, right = new_children
-            chained = left.data.startswith(_CHAIN)
-            terms, signs = ([*left.children], left.data[len(_CHAIN) :]) if chained else ([left], "+")
-            signs += "+" if node.data == "add" else "-"
-            done[id(node)] = Tree(_CHAIN + signs, [*terms, right], node.meta)
-        else:
-            done[id(node)] = Tree(node.data, new_children, node.meta)
-    return done[id(tree)]
+
+    def visit(node: Tree, subtrees: list[Tree]) -> Tree:
+        rebuilt = iter(subtrees)
+        children = [next(rebuilt) if isinstance(c, Tree) else c for c in node.children]
+        if node.data not in ("add", "sub"):
+            return Tree(node.data, children, node.meta)
+        left, right = children
+        chained = left.data.startswith(_CHAIN)
+        terms, signs = ([*left.children], left.data[len(_CHAIN) :]) if chained else ([left], "+")
+        signs += "+" if node.data == "add" else "-"
+        return Tree(_CHAIN + signs, [*terms, right], node.meta)
+
+    return _bottom_up(tree, visit)
 
 
 def _balanced_sum(terms: list[Expr]) -> Expr:
@@ -226,24 +238,17 @@ def _balanced_sum(terms: list[Expr]) -> Expr:
 
 
 def _build(tree: Tree, text: str, kinds: Mapping[str, str]) -> Expr:
-    """Build the expression bottom-up with an explicit stack."""
+    """Build the expression bottom-up."""
     variables = {name: E.var(name, kind) for name, kind in kinds.items()}
-    done: dict[int, Expr] = {}
-    stack: list[tuple[Tree, bool]] = [(tree, False)]
-    while stack:
-        node, expanded = stack.pop()
-        subtrees = _children_trees(node)
-        if not expanded:
-            stack.append((node, True))
-            stack.extend((child, False) for child in subtrees)
-            continue
-        args = [done[id(child)] for child in subtrees]
+
+    def visit(node: Tree, args: list[Expr]) -> Expr:
         try:
-            done[id(node)] = _node(node, args, variables)
+            return _node(node, args, variables)
         except (ShapeError, EvaluationError, LimitError) as error:  # a caret under the part that failed
             position = node.meta.start_pos if not node.meta.empty else 0
             raise type(error)(f"{error}\n{_caret(text, position)}") from None
-    return done[id(tree)]
+
+    return _bottom_up(tree, visit)
 
 
 def _node(node: Tree, args: list[Expr], variables: Mapping[str, Expr]) -> Expr:
