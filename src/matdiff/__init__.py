@@ -13,6 +13,8 @@ from ._algebra import constant_matrix, constant_vector, diag, eye, norm1, trace,
 from ._algebra import total as sum  # noqa: F401, A001 - md.sum mirrors the syntax's sum()
 from ._api import evaluate, matrix, scalar, symmetric, to_latex, to_text, vector
 from ._check import CheckReport, check, check_gradient
+from ._codegen import BACKENDS, codegen
+from ._codegen import compile_exprs as compile  # noqa: A001 - md.compile, as the issue names it
 from ._diff import diff
 from ._errors import ArgumentError, DiffError, EvaluationError, MatdiffError, NestingError, ParseError, ShapeError
 from ._explain import Derivation, Step, explain, explain_chain, explain_limit
@@ -30,7 +32,7 @@ __all__ = [
     "LimitError", "Limits", "Operation", "diff", "limits", "evaluate", "eye", "matrix", "numeric", "parse",
     "scalar", "symmetric", "to_latex", "to_text",
     "tr", "transpose", "vector", "CheckReport", "check", "check_gradient", "Derivation", "Step", "explain",
-    "explain_chain", "explain_limit", "views",
+    "explain_chain", "explain_limit", "views", "BACKENDS", "codegen", "compile",
     *sorted({operation.python for operation in _REGISTRY.values()}),  # md.sin, md.trace, md.sum, ...
 ]  # fmt: skip
 __version__ = "0.1.0"

@@ -1,54 +1,16 @@
-"""Numeric evaluation: bind dimensions from the values, then compute each node once."""
+"""Numeric evaluation: check the values and the sizes they give, then run the compiled NumPy program."""
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
-from typing import Any
+from collections.abc import Callable, Mapping, Sequence
+from typing import Any, NamedTuple
 
 import numpy as np
 
+from . import _codegen
 from ._errors import ArgumentError, EvaluationError
 from ._expr import Dim, Expr, postorder
-from ._registry import lookup
-from ._shapes import DimClasses, dim_classes
-
-
-def _bind(classes: DimClasses, nodes: Sequence[Expr], values: Mapping[str, Any]) -> dict[Dim, int]:
-    """Sizes of every dimension class, from the arrays given for the variables."""
-    sizes: dict[Dim, int] = {}
-    source: dict[Dim, str] = {}
-
-    def record(dim: Dim, size: int, origin: str) -> None:
-        root = classes.find(dim)
-        if isinstance(root, int) and root != size:
-            raise EvaluationError(f"{origin} has size {size} where the expression needs {root}")
-        if sizes.setdefault(root, size) != size:
-            raise EvaluationError(
-                f"{origin} has size {size}, but {source[root]} has size {sizes[root]}; they must agree"
-            )
-        source.setdefault(root, origin)
-
-    for dim in _named_dims(nodes):  # the naming scheme binds m_X to X's first axis and n_X to its last
-        if isinstance(dim, str) and dim[:2] in ("m_", "n_") and dim[2:] in values:
-            array = real_array(dim[2:], values[dim[2:]])
-            if array.ndim:
-                axis = 0 if dim[0] == "m" else array.ndim - 1
-                record(dim, array.shape[axis], f"{dim[2:]} (axis {axis} of shape {array.shape})")
-    return sizes
-
-
-def _named_dims(nodes: Sequence[Expr]) -> list[Dim]:
-    return sorted({d for node in nodes for d in node.shape if isinstance(d, str)})
-
-
-def _size(classes: DimClasses, sizes: dict[Dim, int], dim: Dim) -> int:
-    root = classes.find(dim)
-    if isinstance(root, int):
-        return root
-    if root not in sizes:
-        raise EvaluationError(f"the size {root} is unknown: give a value for the variable it belongs to")
-    return sizes[root]
-
+from ._shapes import dim_classes
 
 _NOT_REAL = {"c": "complex", "U": "text", "S": "bytes", "M": "a date", "m": "a time span", "V": "a record"}
 
@@ -56,6 +18,8 @@ _NOT_REAL = {"c": "complex", "U": "text", "S": "bytes", "M": "a date", "m": "a t
 def real_array(name: str, value: Any) -> np.ndarray:
     """`value` as a float64 array. Complex numbers, None, text and other values that are not real numbers
     are an EvaluationError: converting them would drop the imaginary part or give NaN without a word."""
+    if type(value) is np.ndarray and value.dtype == np.float64:
+        return value  # the common case, without the checks below
     try:
         array = np.asarray(value)
     except (TypeError, ValueError) as error:  # ragged nested lists, for one
@@ -88,123 +52,96 @@ def _check_value(node: Expr, value: Any) -> np.ndarray:
 
 
 def evaluate(roots: Sequence[Expr], values: Mapping[str, Any]) -> list[np.ndarray]:
-    """Evaluate several expressions together; each shared node is computed once."""
+    """Evaluate several expressions together; each shared node is computed once.
+
+    The values are checked here (real numbers, each variable's kind, sizes that agree), then the
+    expressions' compiled NumPy program (`_codegen.evaluator`, cached per set of expressions) runs.
+    """
     if not isinstance(values, Mapping):
         raise ArgumentError(f"values must map variable names to numbers or arrays, got {type(values).__name__}")
     if not roots:
         return []
-    order, classes = _plan(roots)
-    sizes = _bind(classes, order, values)
-    computed: dict[int, np.ndarray] = {}
-    for node in order:
-        computed[id(node)] = _compute(node, [computed[id(c)] for c in node.args], values, classes, sizes)
-    results = []
-    for root in roots:
-        value = np.asarray(computed[id(root)])
-        expected = tuple(_size(classes, sizes, d) for d in root.shape)
-        results.append(np.broadcast_to(value, expected) if value.shape != expected else value)
-    return results
+    plan = _plan(roots)
+    arrays = []
+    for name, node in plan.variables.items():
+        if name not in values:
+            raise EvaluationError(f"no value given for {name} ({node.attrs[1]})")
+        arrays.append(_check_value(node, values[name]))
+    # a size that none of the variables has is read from the value named after it (m_A, n_A: A's axes)
+    owners = tuple(name for name in plan.owners if name in values) if plan.owners else ()
+    arrays += [real_array(name, values[name]) for name in owners]
+    _check_sizes(plan, dict(zip([*plan.variables, *owners], arrays)))
+    function = plan.functions.get(owners)
+    if function is None:
+        try:
+            function = plan.functions[owners] = _codegen.evaluator(roots, (*plan.variables, *owners))
+        except ArgumentError as error:  # a size that no variable fixes
+            raise EvaluationError(f"{error} (give a value for the variable it belongs to)") from None
+    try:
+        results = function(*arrays)
+    except np.linalg.LinAlgError as error:
+        raise EvaluationError(f"a singular matrix: {error}") from None
+    except ValueError as error:  # raised by the generated code where a value leaves a function's domain
+        raise EvaluationError(str(error)) from None
+    return [results] if len(roots) == 1 else list(results)
 
 
-def _plan(roots: Sequence[Expr]) -> tuple[list[Expr], DimClasses]:
-    """The evaluation order and dimension classes, worked out once per set of roots."""
+class _Plan(NamedTuple):
+    variables: dict[str, Expr]  # by name, sorted
+    named: list[tuple[Dim, str, int]]  # sizes named after a variable (m_X, n_X): (its class, owner, axis)
+    shapes: dict[str, tuple[Dim, ...]]  # each variable's shape, as dimension classes
+    owners: list[str]  # names that own a size but are not variables of the expressions
+    functions: dict[tuple[str, ...], Callable[..., Any]]  # the compiled program, by the owners given
+
+
+def _plan(roots: Sequence[Expr]) -> _Plan:
+    """The variables and the sizes to bind, worked out once per set of roots."""
     key = ("plan", tuple(roots[1:]))
     plan = roots[0]._memo.get(key)
     if plan is None:
-        plan = (postorder(roots), dim_classes(roots))
-        roots[0]._memo[key] = plan
+        nodes = postorder(roots)
+        classes = dim_classes(roots)
+        found = dict(sorted((node.attrs[0], node) for node in nodes if node.op == "var"))
+        dims = sorted({d for node in nodes for d in node.shape if isinstance(d, str) and d[:2] in ("m_", "n_")})
+        named = [(classes.find(d), d[2:], 0 if d[0] == "m" else -1) for d in dims]
+        shapes = {name: classes.canonical(node.shape) for name, node in found.items()}
+        owners = sorted({owner for _, owner, _ in named if owner not in found})
+        plan = roots[0]._memo[key] = _Plan(found, named, shapes, owners, {})
     return plan
 
 
-def _compute(node: Expr, args: list[np.ndarray], values: Mapping[str, Any], classes, sizes) -> np.ndarray:
-    op = node.op
-    if op == "var":
-        name = node.attrs[0]
-        if name not in values:
-            raise EvaluationError(f"no value given for {name} ({node.attrs[1]})")
-        array = _check_value(node, values[name])
-        expected = tuple(_size(classes, sizes, d) for d in node.shape)
-        if array.shape != expected:
-            raise EvaluationError(f"{name} has shape {array.shape}, expected {expected}")
-        return array
-    if op == "const":
-        return np.asarray(node.attrs[0])
-    if op in ("zeros", "ones"):
-        shape = tuple(_size(classes, sizes, d) for d in node.shape)
-        return np.zeros(shape) if op == "zeros" else np.ones(shape)
-    if op == "delta":
-        return np.eye(_size(classes, sizes, node.shape[0]))
-    if op == "row":
-        return args[0]
-    if op == "einsum":
-        return _einsum(node, args)
-    if op == "add":
-        total = args[0] + args[1]
-        for term in args[2:]:
-            total += term
-        return total
-    if op == "pow":
-        exponent = node.attrs[0]
-        if exponent == 2.0:
-            return args[0] * args[0]
-        if exponent == -1.0:
-            return 1.0 / args[0]
-        return np.power(args[0], exponent)
-    if op == "hole":
-        raise EvaluationError("a factoring placeholder cannot be evaluated")
-    value = lookup(op).value  # a registered function; lookup raises for an unknown operation
-    assert value is not None
-    return value(args[0])
+def _check_sizes(plan: _Plan, arrays: Mapping[str, np.ndarray]) -> None:
+    """Every size the naming scheme ties to an argument's axis must agree with the others (and with a
+    fixed size), and every variable must have the shape that follows."""
+    sizes: dict[Dim, int] = {}
+    for root, owner, axis in plan.named:
+        array = arrays.get(owner)
+        if array is not None and array.ndim:
+            size = array.shape[axis]
+            if (root if isinstance(root, int) else sizes.setdefault(root, size)) != size:
+                _disagreement(plan, arrays)
+    for name, roots in plan.shapes.items():
+        shape = arrays[name].shape
+        if len(shape) == len(roots) and all(size == sizes.get(root, root) for size, root in zip(shape, roots)):
+            continue
+        expected = tuple(root if isinstance(root, int) else sizes.get(root, -1) for root in roots)
+        if shape != expected:
+            unknown = [root for root, size in zip(roots, expected) if size == -1]
+            if unknown:
+                raise EvaluationError(f"the size {unknown[0]} is unknown: give a value for the variable it belongs to")
+            raise EvaluationError(f"{name} has shape {arrays[name].shape}, expected {expected}")
 
 
-_LETTERS = "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ"
-
-
-def _einsum(node: Expr, args: list[np.ndarray]) -> np.ndarray:
-    run = node._memo.get("run")
-    if run is None:
-        run = node._memo["run"] = _compile_einsum(*node.attrs)
-    return run(args)
-
-
-def _compile_einsum(subs: tuple, out: tuple):
-    """A function computing one product: BLAS for a matrix product, einsum otherwise."""
-    spec = ",".join("".join(_LETTERS[i] for i in s) for s in subs) + "->" + "".join(_LETTERS[i] for i in out)
-    if len(subs) == 2 and _is_matrix_product(subs, out):
-        return _matrix_product(subs, out)
-    if len(subs) <= 2:
-        return lambda args: np.einsum(spec, *args)
-    paths: dict[tuple, list] = {}
-
-    def planned(args: list[np.ndarray]) -> np.ndarray:
-        shapes = tuple(a.shape for a in args)
-        if shapes not in paths:  # plan the contraction order once per shapes
-            paths[shapes] = np.einsum_path(spec, *args, optimize="greedy")[0]
-        return np.einsum(spec, *args, optimize=paths[shapes])
-
-    return planned
-
-
-def _is_matrix_product(subs: tuple, out: tuple) -> bool:
-    """One label contracted, no label repeated or shared by both operands and the output."""
-    a, b = subs
-    if len(set(a)) != len(a) or len(set(b)) != len(b) or len(a) > 2 or len(b) > 2:
-        return False
-    contracted = set(a) & set(b)
-    return len(contracted) == 1 and not contracted & set(out) and set(out) == set(a) ^ set(b)
-
-
-def _matrix_product(subs: tuple, out: tuple):
-    a, b = subs
-    (label,) = set(a) & set(b)
-    flip_a = len(a) == 2 and a[0] == label  # move the contracted axis of A last
-    flip_b = len(b) == 2 and b[1] == label  # and that of B first
-    labels = [x for x in a if x != label] + [x for x in b if x != label]
-    swap = labels != list(out)
-
-    def run(args: list[np.ndarray]) -> np.ndarray:
-        left, right = args
-        result = (left.T if flip_a else left) @ (right.T if flip_b else right)
-        return result.T if swap else result
-
-    return run
+def _disagreement(plan: _Plan, arrays: Mapping[str, np.ndarray]) -> None:
+    """Raise the EvaluationError that names the two arrays whose sizes disagree."""
+    sizes: dict[Dim, tuple[int, str]] = {}
+    for root, owner, axis in plan.named:
+        array = arrays.get(owner)
+        if array is None or not array.ndim:
+            continue
+        size, origin = array.shape[axis], f"{owner} (axis {axis % array.ndim} of shape {array.shape})"
+        if isinstance(root, int) and root != size:
+            raise EvaluationError(f"{origin} has size {size} where the expression needs {root}")
+        seen, where = sizes.setdefault(root, (size, origin))
+        if seen != size:
+            raise EvaluationError(f"{origin} has size {size}, but {where} has size {seen}; they must agree")

@@ -57,6 +57,8 @@ class Expr:
         key = (op, args, attrs, shape)
         node = cls._interned.get(key)
         if node is not None:
+            if node.depth > limits.max_depth:  # the limit holds whether or not the node exists already
+                raise limits.exceeded("max_depth", f"an expression nested {node.depth} deep")
             return node
         node = object.__new__(cls)
         object.__setattr__(node, "op", op)

@@ -48,8 +48,11 @@ def _elementwise(
     latex: str,
     domain: Domain = REAL,
     doc: str = "",
+    codegen: dict[str, str] | None = None,
+    helpers: dict[str, str] | None = None,
 ) -> Operation:
-    """An element-wise function: f applied to every entry. Its node constructor folds constants."""
+    """An element-wise function: f applied to every entry. Its node constructor folds constants.
+    `codegen` and `helpers` spell it in generated code where ``{ns}.NAME(x)`` does not (`_registry`)."""
 
     def build(x: Operand) -> Expr:
         return E.elementwise(name, value, as_expr(x))
@@ -57,9 +60,14 @@ def _elementwise(
     return register(
         Operation(
             name, Kind.ELEMENTWISE, doc or f"Element-wise {name}.", latex, value, derivative, identity,
-            python=name, domain=domain, build=build, symmetric=True,
+            python=name, domain=domain, build=build, codegen=codegen or {}, helpers=helpers or {}, symmetric=True,
         )
     )  # fmt: skip
+
+
+def _array_api_name(name: str) -> dict[str, str]:
+    """NumPy and JAX say arcsin; PyTorch and the Array API standard say asin."""
+    return {"torch": f"torch.{name}({{x}})", "array_api": f"xp.{name}({{x}})"}
 
 
 def _hadamard(a: Expr, b: Expr) -> Expr:
@@ -92,14 +100,15 @@ tan: Operation = _elementwise(
 )
 arcsin: Operation = _elementwise(
     "arcsin", np.arcsin, lambda y, x: E.power(_one_minus(E.power(x, 2.0)), -0.5), "arcsin'(u) = 1/sqrt(1 - u^2)",
-    r"\arcsin", OPEN_UNIT,
+    r"\arcsin", OPEN_UNIT, codegen=_array_api_name("asin"),
 )  # fmt: skip
 arccos: Operation = _elementwise(
     "arccos", np.arccos, lambda y, x: E.scale(-1.0, E.power(_one_minus(E.power(x, 2.0)), -0.5)),
-    "arccos'(u) = -1/sqrt(1 - u^2)", r"\arccos", OPEN_UNIT,
+    "arccos'(u) = -1/sqrt(1 - u^2)", r"\arccos", OPEN_UNIT, codegen=_array_api_name("acos"),
 )  # fmt: skip
 arctan: Operation = _elementwise(
-    "arctan", np.arctan, lambda y, x: E.power(_one_plus(E.power(x, 2.0)), -1.0), "arctan'(u) = 1/(1 + u^2)", r"\arctan"
+    "arctan", np.arctan, lambda y, x: E.power(_one_plus(E.power(x, 2.0)), -1.0), "arctan'(u) = 1/(1 + u^2)", r"\arctan",
+    codegen=_array_api_name("atan"),
 )
 
 # Exponentials, logarithms and roots
@@ -125,17 +134,28 @@ tanh: Operation = _elementwise(
 )
 arcsinh: Operation = _elementwise(
     "arcsinh", np.arcsinh, lambda y, x: E.power(_one_plus(E.power(x, 2.0)), -0.5), "arcsinh'(u) = 1/sqrt(1 + u^2)",
-    r"\operatorname{arcsinh}",
+    r"\operatorname{arcsinh}", codegen=_array_api_name("asinh"),
 )  # fmt: skip
 
 # Activations, and piecewise functions (their derivatives hold away from the kink at 0)
 sigmoid: Operation = _elementwise(
     "sigmoid", _stable_sigmoid, lambda y, x: _hadamard(y, _one_minus(y)), "sigmoid' = sigmoid (1 - sigmoid)",
     r"\sigma", doc="Element-wise logistic sigmoid 1/(1 + exp(-x)), computed stably.",
+    codegen={"numpy": "_sigmoid({x})", "jax": "jax.nn.sigmoid({x})", "torch": "torch.sigmoid({x})",
+             "array_api": "_sigmoid(xp, {x})"},
+    helpers={
+        "numpy": "def _sigmoid(x):\n    tail = np.exp(-np.abs(x))  # no overflow in either tail\n"
+                 "    return np.where(x >= 0, 1.0, tail) / (1.0 + tail)\n",
+        "array_api": "def _sigmoid(xp, x):\n    tail = xp.exp(-xp.abs(x))  # no overflow in either tail\n"
+                     "    return xp.where(x >= 0, xp.ones_like(x), tail) / (1.0 + tail)\n",
+    },
 )  # fmt: skip
 softplus: Operation = _elementwise(
     "softplus", lambda x: np.logaddexp(0.0, x), lambda y, x: sigmoid(x), "softplus' = sigmoid",
     r"\operatorname{softplus}", doc="Element-wise log(1 + exp(x)), computed stably (no overflow at x = 700).",
+    codegen={"numpy": "np.logaddexp(0.0, {x})", "jax": "jnp.logaddexp(0.0, {x})",
+             "torch": "torch.logaddexp({x}, torch.zeros_like({x}))",
+             "array_api": "xp.logaddexp({x}, xp.zeros_like({x}))"},
 )  # fmt: skip
 abs: Operation = _elementwise("abs", np.abs, lambda y, x: sign(x), "abs' = sign (u != 0)", r"\left|{}\right|", NONZERO)
 sign: Operation = _elementwise(
@@ -144,11 +164,79 @@ sign: Operation = _elementwise(
 relu: Operation = _elementwise(
     "relu", lambda x: np.maximum(x, 0.0), lambda y, x: step(x), "relu' = step (u != 0)", r"\operatorname{relu}",
     NONZERO, "Element-wise max(x, 0).",
+    codegen={"numpy": "np.maximum({x}, 0.0)", "jax": "jnp.maximum({x}, 0.0)", "torch": "torch.relu({x})",
+             "array_api": "xp.where({x} > 0, {x}, xp.zeros_like({x}))"},
 )  # fmt: skip
 step: Operation = _elementwise(
     "step", lambda x: (x > 0).astype(np.float64), lambda y, x: E.zeros(x.shape), "step' = 0 (u != 0)",
     r"\operatorname{step}", NONZERO, "Element-wise Heaviside step: 1 where x > 0, else 0.",
+    codegen={"numpy": "({x} > 0).astype({x}.dtype)", "jax": "({x} > 0).astype({x}.dtype)",
+             "torch": "({x} > 0).to({x}.dtype)", "array_api": "xp.astype({x} > 0, {x}.dtype)"},
 )  # fmt: skip
+
+# ---------------------------------------------------------------------------------------------
+# Helpers of generated code, by backend (see `_registry.Operation.helpers`). NumPy's raise or treat edge cases
+# as evaluation does; the traced and lazy backends (JAX, the Array API standard) cannot branch on values.
+
+_LOGDET_HELPERS = {
+    "numpy": """
+def _logdet(X):
+    sign, logabs = np.linalg.slogdet(X)
+    if sign <= 0:
+        raise ValueError("logdet needs a matrix with a positive determinant")
+    return logabs
+""",
+    "jax": """
+def _logdet(X):
+    sign, logabs = jnp.linalg.slogdet(X)
+    return jnp.where(sign > 0, logabs, jnp.nan)  # NaN where the determinant is not positive
+""",
+    "torch": """
+def _logdet(X):
+    sign, logabs = torch.linalg.slogdet(X)
+    return torch.where(sign > 0, logabs, torch.full_like(logabs, torch.nan))  # NaN where det <= 0
+""",
+    "array_api": """
+def _logdet(xp, X):
+    sign, logabs = xp.linalg.slogdet(X)
+    return xp.where(sign > 0, logabs, xp.full_like(logabs, xp.nan))  # NaN where det <= 0
+""",
+}
+_SOFTMAX_HELPERS = {
+    "numpy": """
+def _softmax(x):
+    if x.size == 0:
+        return x.copy()
+    shifted = np.exp(x - np.max(x))
+    return shifted / np.sum(shifted)
+""",
+    "array_api": """
+def _softmax(xp, x):
+    if x.shape[0] == 0:
+        return x
+    shifted = xp.exp(x - xp.max(x))
+    return shifted / xp.sum(shifted)
+""",
+}
+_LOGSUMEXP_HELPERS = {
+    "numpy": """
+def _logsumexp(x):
+    if x.size == 0:
+        return np.asarray(-np.inf)
+    top = np.max(x)
+    if not np.isfinite(top):
+        return np.asarray(top)
+    return top + np.log(np.sum(np.exp(x - top)))
+""",
+    "array_api": """
+def _logsumexp(xp, x):
+    if x.size == 0:
+        return xp.asarray(-xp.inf, dtype=x.dtype)
+    top = xp.max(x)
+    return top + xp.log(xp.sum(xp.exp(x - top)))
+""",
+}
+
 
 # ---------------------------------------------------------------------------------------------
 # Functions of a square matrix
@@ -157,6 +245,11 @@ step: Operation = _elementwise(
 def _square_function(name: str, x: Expr, shape: tuple[E.Dim, ...]) -> Expr:
     E.square_dims(x, name)
     return Expr(name, (x,), (), shape)
+
+
+def _linalg_code(name: str) -> dict[str, str]:
+    """The same function of every backend's linalg namespace (np.linalg.inv, torch.linalg.inv, ...)."""
+    return dict.fromkeys(("numpy", "jax", "torch", "array_api"), f"{{ns}}.linalg.{name}({{x}})")
 
 
 def _inverse_node(x: Expr) -> Expr:
@@ -217,14 +310,14 @@ inv: Operation = register(
     Operation(
         "inv", Kind.MATRIX, "The inverse of a square matrix (of a scalar: 1/a).", "{}^{{-1}}",
         _linalg(np.linalg.inv, "inv"), _inverse_rule, "d inv(U) = -inv(U) dU inv(U)", python="inv",
-        domain=WELL_CONDITIONED, build=_inv, symmetric=True,
+        domain=WELL_CONDITIONED, build=_inv, codegen=_linalg_code("inv"), symmetric=True,
     )
 )  # fmt: skip
 det: Operation = register(
     Operation(
         "det", Kind.MATRIX, "The determinant of a square matrix.", r"\det", _linalg(np.linalg.det, "det"),
         _determinant_rule, "d det(U) = det(U) tr(inv(U) dU)", "Jacobi's formula", python="det",
-        domain=WELL_CONDITIONED, build=_det,
+        domain=WELL_CONDITIONED, build=_det, codegen=_linalg_code("det"),
     )
 )  # fmt: skip
 logdet: Operation = register(
@@ -232,6 +325,9 @@ logdet: Operation = register(
         "logdet", Kind.MATRIX, "log det(A), for A with a positive determinant (computed with slogdet).", r"\log\det",
         _logdet_value, _log_determinant_rule, "d logdet(U) = tr(inv(U) dU)", python="logdet",
         domain=POSITIVE_DETERMINANT, build=_logdet,
+        codegen={"numpy": "_logdet({x})", "jax": "_logdet({x})", "torch": "_logdet({x})",
+                 "array_api": "_logdet(xp, {x})"},
+        helpers=_LOGDET_HELPERS,
     )
 )  # fmt: skip
 
@@ -314,12 +410,18 @@ softmax: Operation = register(
         "softmax", Kind.REDUCTION, "exp(x) / sum(exp(x)) for a vector, computed stably.",
         r"\operatorname{softmax}", _softmax_value, _softmax_rule,
         "d softmax(u) = (diag(s) - s s') du, s = softmax(u)", python="softmax", build=_softmax,
+        codegen={"numpy": "_softmax({x})", "jax": "jax.nn.softmax({x})", "torch": "torch.softmax({x}, 0)",
+                 "array_api": "_softmax(xp, {x})"},
+        helpers=_SOFTMAX_HELPERS,
     )
 )  # fmt: skip
 logsumexp: Operation = register(
     Operation(
         "logsumexp", Kind.REDUCTION, "log(sum(exp(a))), computed stably.", r"\operatorname{logsumexp}",
         _logsumexp_value, _logsumexp_rule, "d logsumexp(u) = softmax(u)' du", python="logsumexp", build=_logsumexp,
+        codegen={"numpy": "_logsumexp({x})", "jax": "jax.nn.logsumexp({x})",
+                 "torch": "torch.logsumexp({x}, dim={axes})", "array_api": "_logsumexp(xp, {x})"},
+        helpers=_LOGSUMEXP_HELPERS,
     )
 )  # fmt: skip
 norm2: Operation = register(
@@ -327,6 +429,7 @@ norm2: Operation = register(
         "norm2", Kind.REDUCTION, "The Euclidean norm of a vector, the Frobenius norm of a matrix.",
         r"\left\|{}\right\|_2", lambda x: np.asarray(np.sqrt(np.sum(x * x))), _norm2_rule,
         "d ||U|| = sum(U .* dU) / ||U||", python="norm2", build=_norm2,
+        codegen=dict.fromkeys(("numpy", "jax", "torch", "array_api"), "{ns}.sqrt({ns}.sum({x} * {x}))"),
     )
 )  # fmt: skip
 

@@ -96,7 +96,10 @@ class Operation:
       argument (``\\sqrt{{{}}}``);
     - `python`: the name under `md` (``md.sin``); `domain`: where the argument may lie;
     - `build`: the constructor for the syntax and for `md.NAME` (element-wise functions get theirs);
-    - `codegen`: the spelling in each code-generation backend, by backend name;
+    - `codegen`: the spelling in generated code, by backend name: a template with ``{x}`` for the argument,
+      ``{ns}`` for the backend's namespace (``np``, ``jnp``, ``torch``, ``xp``) and ``{axes}`` for all of the
+      argument's axes; a backend not named spells it ``{ns}.NAME({x})``;
+    - `helpers`: by backend name, the source of helper functions that its template calls;
     - `symmetric`: whether the function of a symmetric matrix is symmetric;
     - `doc`: one line for `md.NAME`'s docstring.
     """
@@ -113,6 +116,7 @@ class Operation:
     domain: Domain = REAL
     build: Callable[..., Expr] | None = None
     codegen: Mapping[str, str] = field(default_factory=dict)
+    helpers: Mapping[str, str] = field(default_factory=dict)
     symmetric: bool = False
 
     def __call__(self, x: Operand) -> Expr:
@@ -132,6 +136,11 @@ class Operation:
         if "{}" in self.latex or "{{" in self.latex:  # a template (braces escaped for str.format)
             return self.latex.format(argument)
         return rf"{self.latex}\left({argument}\right)"
+
+    def code(self, backend: str, argument: str, ndim: int, namespace: str) -> str:
+        """The operation applied to `argument` (a name) in generated code for `backend`."""
+        template = self.codegen.get(backend, "{ns}." + self.name + "({x})")
+        return template.format(x=argument, ns=namespace, axes=tuple(range(ndim)))
 
     @property
     def step_name(self) -> str:
