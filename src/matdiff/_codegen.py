@@ -227,8 +227,9 @@ def _checks(program: Program, backend: Backend, indent: str) -> list[str]:
     return lines
 
 
-def source(program: Program, backend: Backend, name: str, checks: bool = True) -> str:
-    """The module defining `name` that runs `program` with `backend`."""
+def source(program: Program, backend: Backend, name: str, docstring: bool = True) -> str:
+    """The module defining `name` that runs `program` with `backend` (with its docstring, or without, for
+    evaluation's own use)."""
     indent = "    "
     used = [p for p in program.parameters if p.used or p.reads]
     helper_ops = sorted({i.attrs[0] for i in program.instructions if i.op == "func"})
@@ -240,7 +241,7 @@ def source(program: Program, backend: Backend, name: str, checks: bool = True) -
     for helper in helpers:
         head += ["", "", helper.rstrip("\n")]
     body: list[str] = []
-    if checks:  # evaluation's own program needs neither the docstring nor the checks
+    if docstring:
         body += _docstring(program, backend, indent)
     if backend.name == "array_api":
         arrays = [p.ident for p in used if p.ndim > 0] or [p.ident for p in used]
@@ -248,18 +249,10 @@ def source(program: Program, backend: Backend, name: str, checks: bool = True) -
         convert = "xp.asarray({x})"
     else:
         convert = backend.convert
-    if checks and convert:
+    if convert:
         for p in used:
             body.append(f"{indent}{p.ident} = {convert.format(x=p.ident)}")
-    elif backend.name == "array_api":
-        for p in used:
-            if p.ndim == 0:
-                body.append(f"{indent}{p.ident} = xp.asarray({p.ident})")
-    if checks:
-        body += _checks(program, backend, indent)
-    else:  # sizes read without checks: the caller checked the shapes
-        for ident, where in program.sizes.items():
-            body.append(f"{indent}{ident} = {where}")
+    body += _checks(program, backend, indent)
     creates = any(i.op in ("eye", "full", "array") for i in program.instructions)
     if creates:
         body += _dtype_lines(program, backend, indent)
@@ -422,11 +415,11 @@ def _with_names(function: Callable[..., Any], program: Program) -> Callable[...,
 
 def evaluator(roots: Sequence[Expr], args: Sequence[str]) -> Callable[..., Any]:
     """The compiled NumPy function behind `expr.evaluate`, of `args` (the variables, then any other names
-    whose sizes it needs), without argument checks: evaluation checks first. Cached per expressions and args."""
+    whose sizes it needs). Cached per expressions and args."""
     key = ("evaluator", tuple(roots[1:]), tuple(args))
     found = roots[0]._memo.get(key)
     if found is None:
         program = lower(roots, args)
-        found = _run(source(program, _BACKENDS["numpy"], "evaluate", checks=False), "evaluate")
+        found = _run(source(program, _BACKENDS["numpy"], "evaluate", docstring=False), "evaluate")
         roots[0]._memo[key] = found
     return found

@@ -54,8 +54,9 @@ def _check_value(node: Expr, value: Any) -> np.ndarray:
 def evaluate(roots: Sequence[Expr], values: Mapping[str, Any]) -> list[np.ndarray]:
     """Evaluate several expressions together; each shared node is computed once.
 
-    The values are checked here (real numbers, each variable's kind, sizes that agree), then the
-    expressions' compiled NumPy program (`_codegen.evaluator`, cached per set of expressions) runs.
+    The values are checked here (real numbers, each variable's kind), then the expressions' compiled NumPy
+    program runs (`_codegen.evaluator`, cached per set of expressions), checking that the shapes agree;
+    where they do not, `_check_sizes` says so in matdiff's terms.
     """
     if not isinstance(values, Mapping):
         raise ArgumentError(f"values must map variable names to numbers or arrays, got {type(values).__name__}")
@@ -70,7 +71,8 @@ def evaluate(roots: Sequence[Expr], values: Mapping[str, Any]) -> list[np.ndarra
     # a size that none of the variables has is read from the value named after it (m_A, n_A: A's axes)
     owners = tuple(name for name in plan.owners if name in values) if plan.owners else ()
     arrays += [real_array(name, values[name]) for name in owners]
-    _check_sizes(plan, dict(zip([*plan.variables, *owners], arrays)))
+    if owners:  # the program reads sizes from them but checks only its variables
+        _check_sizes(plan, dict(zip([*plan.variables, *owners], arrays)))
     function = plan.functions.get(owners)
     if function is None:
         try:
@@ -78,10 +80,11 @@ def evaluate(roots: Sequence[Expr], values: Mapping[str, Any]) -> list[np.ndarra
         except ArgumentError as error:  # a size that no variable fixes
             raise EvaluationError(f"{error} (give a value for the variable it belongs to)") from None
     try:
-        results = function(*arrays)
+        results = function(*arrays)  # it checks the shapes against each other, raising ValueError
     except np.linalg.LinAlgError as error:
         raise EvaluationError(f"a singular matrix: {error}") from None
-    except ValueError as error:  # raised by the generated code where a value leaves a function's domain
+    except ValueError as error:  # a shape, or a value outside a function's domain (logdet)
+        _check_sizes(plan, dict(zip([*plan.variables, *owners], arrays)))  # the shapes, in matdiff's words
         raise EvaluationError(str(error)) from None
     return [results] if len(roots) == 1 else list(results)
 
