@@ -136,12 +136,13 @@ def check_backend(code: Any, names: ArgumentNames = FIELD_NAMES) -> str | None:
 
 def check_code_name(name: Any, names: ArgumentNames = FIELD_NAMES) -> str:
     """The generated function's name: CODE_NAME where `name` is None, else `name` itself when it is a Python
-    identifier that is not a keyword (the generated module would not compile otherwise); raises UsageError
-    otherwise."""
+    identifier that is not a keyword and does not start with "_" (md.codegen keeps those for its own
+    names); raises UsageError otherwise."""
     if name is None:
         return CODE_NAME
-    if not isinstance(name, str) or not name.isidentifier() or keyword.iskeyword(name):
-        raise UsageError(f"{names.name} must be a Python identifier, like {CODE_NAME}, not {name!r}", "name")
+    if not isinstance(name, str) or not name.isidentifier() or keyword.iskeyword(name) or name.startswith("_"):
+        message = f"{names.name} must be a Python identifier not starting with _, like {CODE_NAME}; got {name!r}"
+        raise UsageError(message, "name")
     return name
 
 
