@@ -2,6 +2,8 @@
 
 The test types an expression, chooses kinds, presses the button, finds the rendered result and the
 steps, checks the text result against md.diff numerically, then types bad input and finds the error.
+The Export code panel's NumPy module is run and compared with NumPy formulas, and choosing another
+backend changes the module's import line.
 It keeps a screenshot in tests/artifacts/web.png; with MATDIFF_UPDATE_SCREENSHOT=1 it also rewrites
 docs/screenshot.png (the README's picture), so ordinary runs leave the tree clean.
 """
@@ -17,6 +19,7 @@ import pytest
 
 import matdiff as md
 
+from .helpers import generated_function
 from .test_api_server import running_server
 
 pytest.importorskip("starlette", reason='the web extra is not installed (pip install "matdiff[web]")')
@@ -116,9 +119,7 @@ def test_export_code_panel(page):
     assert "def " in code and import_lines(code)
 
     # the NumPy module shown computes x'Ax and its gradient (A + A')x
-    namespace: dict = {}
-    exec(compile(code, "<page>", "exec"), namespace)
-    function = next(value for key, value in namespace.items() if key == "value_and_derivative")
+    function = generated_function(code, "value_and_derivative")
     rng = np.random.default_rng(3)
     A, x = rng.normal(size=(4, 4)), rng.normal(size=4)
     value, gradient = function(A=A, x=x)
