@@ -102,7 +102,7 @@ def derive(payload: Mapping[str, Any]) -> dict[str, Any]:
         seed=payload.get("seed"),
         code=payload.get("code"),
         max_order=MAX_ORDER,
-        tolerant=True,  # the derivative, even where its steps or its check cannot be had
+        tolerant=True,  # the derivative, even where its steps, its check or its code cannot be had
     )
     return service.derivative_json(derived)
 
