@@ -25,6 +25,13 @@ def load_script(name: str) -> ModuleType:
     return module
 
 
+def generated_function(source: str, name: str) -> Callable:
+    """The function `name` of a module's source (what md.codegen writes), run in a fresh namespace."""
+    namespace: dict = {"__name__": "generated"}
+    exec(compile(source, "<generated>", "exec"), namespace)
+    return namespace[name]
+
+
 def central_difference(
     f: Callable[[dict], np.ndarray], values: Mapping[str, np.ndarray], name: str, h: float = 1e-5
 ) -> np.ndarray:

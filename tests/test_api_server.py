@@ -135,6 +135,8 @@ def test_parse_error_has_message_and_position(server):
         {"expression": "x'*A*x", "wrt": True},
         {"expression": "x", "wrt": [True]},
         {"expression": "x'*x", "seed": -1},
+        {"expression": "x'*x", "code": "fortran"},
+        {"expression": "x'*x", "code": ["numpy"]},
         {"expression": "x'*x", "kinds": {"x": {"deep": [[["vector"]]]}}},
         [1, 2, 3],
         b"{not json",

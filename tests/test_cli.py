@@ -2,11 +2,13 @@
 
 Printed derivatives are parsed back and evaluated: they must equal md.diff's value (and, for the first
 example, central differences of plain evaluation), so the tests do not depend on how a derivative is
-spelled. Exit codes: 0 on success, 1 for bad input, 2 for bad usage.
+spelled. The modules `--code` prints are run, and their value and derivative compared with NumPy formulas.
+Exit codes: 0 on success, 1 for bad input, 2 for bad usage.
 """
 
 from __future__ import annotations
 
+import ast
 import dataclasses
 import json
 import os
@@ -19,8 +21,9 @@ import numpy as np
 import pytest
 
 import matdiff as md
+from matdiff import cli
 
-from .helpers import central_difference, random_values
+from .helpers import central_difference, generated_function, random_values
 
 ENV = {k: v for k, v in os.environ.items() if k not in ("FORCE_COLOR", "CLICOLOR_FORCE", "TTY_COMPATIBLE")}
 ENV.update(NO_COLOR="1", TERM="dumb", COLUMNS="100")
@@ -141,6 +144,121 @@ def test_json_output():
     assert data["check"]["passed"] is True and isinstance(data["check"]["seed"], int)
 
 
+# diff --code ---------------------------------------------------------------------------------------
+
+
+def sigmoid(t: np.ndarray) -> np.ndarray:
+    return 1 / (1 + np.exp(-t))
+
+
+def logistic_loss(v: dict) -> tuple[np.ndarray, np.ndarray]:
+    """sum(log(1+exp(-y.*(X*w)))) and its gradient by w, -X'(y .* sigmoid(-y .* Xw))."""
+    margin = v["y"] * (v["X"] @ v["w"])
+    return np.sum(np.log1p(np.exp(-margin))), -v["X"].T @ (v["y"] * sigmoid(-margin))
+
+
+inv = np.linalg.inv
+# expression, options, NumPy values, and the value and the derivative by NumPy formulas
+CODE_CASES = [
+    ("x'*A*x", ["--wrt", "x"], {"A": (4, 4), "x": (4,)},
+     lambda v: (v["x"] @ v["A"] @ v["x"], (v["A"] + v["A"].T) @ v["x"])),
+    ("x'*A*x", ["--wrt", "x", "--order", "2"], {"A": (4, 4), "x": (4,)},
+     lambda v: (v["x"] @ v["A"] @ v["x"], v["A"] + v["A"].T)),
+    ("a'*inv(X)*b", ["--wrt", "X"], {"X": (3, 3), "a": (3,), "b": (3,)},
+     lambda v: (v["a"] @ inv(v["X"]) @ v["b"], -np.outer(inv(v["X"]).T @ v["a"], v["b"] @ inv(v["X"]).T))),
+    ("sum(log(1+exp(-y.*(X*w))))", ["--wrt", "w"], {"X": (5, 3), "w": (3,), "y": (5,)}, logistic_loss),
+    ("A*X*B", ["--wrt", "X"], {"A": (2, 3), "B": (4, 5), "X": (3, 4)},
+     lambda v: (v["A"] @ v["X"] @ v["B"], np.einsum("ik,lj->ijkl", v["A"], v["B"]))),
+]  # fmt: skip
+
+
+def code_values(shapes: dict[str, tuple[int, ...]]) -> dict[str, np.ndarray]:
+    """Random values of these shapes; square matrices well away from singular (for inv)."""
+    rng = np.random.default_rng(8)
+    values = {name: rng.normal(size=shape) for name, shape in shapes.items()}
+    for name, shape in shapes.items():
+        if len(shape) == 2 and shape[0] == shape[1]:
+            values[name] += 4 * np.eye(shape[0])
+    return values
+
+
+@pytest.mark.parametrize(
+    ("expression", "options", "shapes", "formula"), CODE_CASES, ids=[" ".join(c[:1] + tuple(c[1])) for c in CODE_CASES]
+)
+def test_code_numpy_prints_a_module_computing_the_value_and_the_derivative(expression, options, shapes, formula):
+    result = run("diff", expression, *options, "--code", "numpy")
+    assert result.returncode == 0, result.stderr
+    assert result.stderr == ""
+    function = generated_function(result.stdout, "value_and_derivative")
+    values = code_values(shapes)
+    value, derivative = function(**values)
+    expected_value, expected_derivative = formula(values)
+    np.testing.assert_allclose(value, expected_value, rtol=1e-10, atol=1e-12)
+    np.testing.assert_allclose(derivative, expected_derivative, rtol=1e-10, atol=1e-12)
+
+    # the same numbers as evaluating the expression and md.diff's derivative, also with the values by position
+    f = md.parse(expression)
+    wrt = [options[1]] * int(options[3]) if "--order" in options else [options[1]]
+    positional = function(*(values[name] for name in sorted(values)))
+    np.testing.assert_allclose(positional[0], f.evaluate(values), rtol=1e-10, atol=1e-12)
+    np.testing.assert_allclose(positional[1], md.diff(f, *wrt).evaluate(values), rtol=1e-10, atol=1e-12)
+
+
+def test_code_name_and_json():
+    result = run("diff", "x'*A*x", "--wrt", "x", "--code", "numpy", "--name", "f_and_grad")
+    assert result.returncode == 0, result.stderr
+    as_json = run("diff", "x'*A*x", "--wrt", "x", "--code", "numpy", "--name", "f_and_grad", "--json", "--check")
+    assert as_json.returncode == 0, as_json.stderr
+    data = json.loads(as_json.stdout)
+    assert data["code"] == result.stdout  # the module, as printed without --json
+    assert data["derivative"] == str(md.diff(md.parse("x'*A*x"), "x")) and data["check"]["passed"] is True
+    values = code_values({"A": (3, 3), "x": (3,)})
+    value, gradient = generated_function(data["code"], "f_and_grad")(**values)
+    np.testing.assert_allclose(value, values["x"] @ values["A"] @ values["x"], rtol=1e-12)
+    np.testing.assert_allclose(gradient, (values["A"] + values["A"].T) @ values["x"], rtol=1e-12)
+    assert "code" not in json.loads(run("diff", "x'*A*x", "--wrt", "x", "--json").stdout)
+
+
+def test_code_for_every_backend_compiles_and_imports_its_library():
+    imports = {}
+    for backend in md.BACKENDS:
+        result = run("diff", "x'*A*x", "--wrt", "x", "--code", backend.upper() if backend == "jax" else backend)
+        assert result.returncode == 0, result.stderr
+        tree = ast.parse(result.stdout)
+        functions = [node.name for node in tree.body if isinstance(node, ast.FunctionDef)]
+        assert "value_and_derivative" in functions
+        imports[backend] = [ast.unparse(node) for node in tree.body if isinstance(node, (ast.Import, ast.ImportFrom))]
+    assert len({tuple(lines) for lines in imports.values()}) == len(md.BACKENDS)  # each its own imports
+    assert [backend.value for backend in cli.Backend] == list(md.BACKENDS)
+
+
+def test_code_with_a_check_prints_the_report_on_stderr():
+    result = run("diff", "x'*A*x", "--wrt", "x", "--code", "numpy", "--check", "--seed", "3")
+    assert result.returncode == 0, result.stderr
+    assert result.stderr.startswith("PASS: d/dx of x'*A*x") and "seed 3" in result.stderr
+    generated_function(result.stdout, "value_and_derivative")  # stdout is the module alone
+
+
+@pytest.mark.parametrize(
+    ("args", "shown"),
+    [
+        (["--code", "fortran"], ["'fortran' is not one of", "numpy", "jax", "torch", "array_api"]),
+        (["--name", "g"], ["--name names the function that --code writes"]),
+        (["--code", "numpy", "--name", "1x"], ["--name must be a Python identifier", "'1x'"]),
+        (["--code", "numpy", "--name", "class"], ["--name must be a Python identifier"]),
+        (["--code", "numpy", "--steps"], ["--code prints only the module", "--steps"]),
+        (["--code", "numpy", "--latex"], ["--code prints only the module", "--latex"]),
+    ],
+)
+def test_code_usage_errors_exit_with_2(args, shown):
+    result = run("diff", "x'*A*x", "--wrt", "x", *args)
+    assert result.returncode == 2
+    assert result.stdout == "" and "Usage:" in result.stderr
+    message = " ".join(result.stderr.replace("│", " ").split())  # rich wraps usage errors in a box
+    for text in shown:
+        assert text in message
+
+
 # check and explain ----------------------------------------------------------------------------------
 
 
@@ -165,8 +283,6 @@ def test_explain_command_prints_md_explain(form):
 def test_a_failed_check_exits_with_1(monkeypatch):
     """In process, with md.check made to fail: no correct derivative fails it from the command line."""
     from typer.testing import CliRunner
-
-    from matdiff import cli
 
     real_check = md.check
     monkeypatch.setattr(md, "check", lambda *a, **k: dataclasses.replace(real_check(*a, **k), passed=False))
@@ -210,6 +326,7 @@ def test_errors_print_the_message_unchanged_and_as_json():
         ["diff", "x'*a", "--kind", "a"],  # not NAME=KIND
         ["diff", "x'*A*x"],  # two variables and no --wrt
         ["diff", "x'*x", "--wrt", "x", "--wrt", "x", "--order", "2"],
+        ["diff", "x'*a", "--wrt", "x", "--code", "fortran"],  # not a backend
     ],
 )
 def test_usage_errors_exit_with_2(args):
@@ -225,5 +342,6 @@ def test_help_is_useful():
         assert word in top.stdout
     sub = run("diff", "--help")
     assert sub.returncode == 0
-    for word in ("--wrt", "--order", "--kind", "--layout", "--latex", "--steps", "--check", "--json", "numerator"):
+    words = ("--wrt", "--order", "--kind", "--layout", "--latex", "--steps", "--check", "--json", "numerator", "--code")
+    for word in (*words, "--name", "array_api"):
         assert word in sub.stdout

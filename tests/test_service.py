@@ -1,10 +1,10 @@
 """One service behind the command line and the web page (matdiff._service).
 
-`matdiff diff --json --steps --check --seed S` and `POST /api/diff` must answer the same object: the
-tests compare the two front ends field by field, and check the derivative against its known closed form
-in NumPy (the text parsed back where it is in matrix form, the known index notation where it is a 3-D or
-4-D tensor). They also pin the resolution errors (md.ArgumentError, with clear messages) and the command
-line's exit codes for them.
+`matdiff diff --json --steps --check --seed S --code numpy` and `POST /api/diff` must answer the same
+object: the tests compare the two front ends field by field, and check the derivative against its known
+closed form in NumPy (the text parsed back where it is in matrix form, the known index notation where it
+is a 3-D or 4-D tensor), and the generated code's value and derivative against NumPy formulas. They also
+pin the resolution errors (md.ArgumentError, with clear messages) and the command line's exit codes for them.
 """
 
 from __future__ import annotations
@@ -21,11 +21,13 @@ from matdiff import _service as service
 from matdiff import cli
 from matdiff.web import _work
 
+from .helpers import generated_function
+
 SEED = 20240611
 
 DERIVATIVE_FIELDS = [
     "expression", "input", "expression_latex", "variables", "wrt", "layout", "derivative", "latex", "shape",
-    "shape_text", "kind", "steps", "check",
+    "shape_text", "kind", "steps", "check", "code",
 ]  # fmt: skip
 STEPS_FIELDS = ["title", "steps", "result", "text", "markdown", "latex", "error"]
 STEP_FIELDS = ["rule", "identity", "of", "by", "result", "text", "latex"]
@@ -59,6 +61,16 @@ def d_a_inv_x_b(v: dict) -> np.ndarray:
     """d(a' inv(X) b)/dX = -inv(X)' a b' inv(X)' (the Matrix Cookbook)."""
     return -np.outer(inv(v["X"]).T @ v["a"], v["b"] @ inv(v["X"]).T)
 
+
+# the expressions' values in NumPy
+VALUES = {
+    "a'*inv(X)*b": lambda v: v["a"] @ inv(v["X"]) @ v["b"],
+    "logdet(X)": lambda v: np.log(np.linalg.det(v["X"])),
+    "x'*A*x": lambda v: v["x"] @ v["A"] @ v["x"],
+    "x'*S*x": lambda v: v["x"] @ v["S"] @ v["x"],
+    "A*x": lambda v: v["A"] @ v["x"],
+    "A*X*B": lambda v: v["A"] @ v["X"] @ v["B"],
+}
 
 # id, expression, wrt (as the API takes it), order, kinds, the known closed form in NumPy, and the known
 # text where the derivative has no matrix form (index notation, which md.parse does not read back)
@@ -101,8 +113,9 @@ def web_json(payload: dict) -> dict:
     ids=[case[0] for case in CASES],
 )
 def test_command_line_and_web_answer_the_same_object(expression, wrt, order, kinds, closed_form, index_text):
-    from_cli = cli_json(*cli_args(expression, wrt, order, kinds), "--json", "--steps", "--check", "--seed", str(SEED))
-    payload = {"expression": expression, "wrt": wrt, "order": order, "kinds": kinds, "seed": SEED}
+    options = ["--json", "--steps", "--check", "--seed", str(SEED), "--code", "numpy"]
+    from_cli = cli_json(*cli_args(expression, wrt, order, kinds), *options)
+    payload = {"expression": expression, "wrt": wrt, "order": order, "kinds": kinds, "seed": SEED, "code": "numpy"}
     from_web = web_json(payload)
 
     assert list(from_cli) == DERIVATIVE_FIELDS and list(from_web) == DERIVATIVE_FIELDS
@@ -144,17 +157,24 @@ def test_command_line_and_web_answer_the_same_object(expression, wrt, order, kin
     assert check["worst_index"] == list(report.worst_index) and check["evaluations"] == report.evaluations
     assert len(check["shape"]) == len(data["shape"])
 
+    # the code computes the value and the derivative
+    value, derivative = generated_function(data["code"], service.CODE_NAME)(**values)
+    np.testing.assert_allclose(value, VALUES[expression](values), rtol=1e-10, atol=1e-12)
+    np.testing.assert_allclose(derivative, closed_form(values), rtol=1e-10, atol=1e-12)
+
 
 def test_real_server_answers_the_same_object():
     """The same object through `matdiff serve`'s HTTP and JSON encoding (the server's test helpers)."""
     api_server = pytest.importorskip("tests.test_api_server", reason="the web extra is not installed")
-    args = ["diff", "a'*inv(X)*b", "--wrt", "X", "--json", "--steps", "--check", "--seed", str(SEED)]
+    args = ["diff", "a'*inv(X)*b", "--wrt", "X", "--json", "--steps", "--check", "--seed", str(SEED), "--code", "jax"]
     from_cli = cli_json(*args)
     with api_server.running_server() as url:
         status, from_server = api_server.post(
-            url + "/api/diff", {"expression": "a'*inv(X)*b", "wrt": "X", "seed": SEED}
+            url + "/api/diff", {"expression": "a'*inv(X)*b", "wrt": "X", "seed": SEED, "code": "jax"}
         )
     assert status == 200 and from_server == from_cli
+    assert from_server["code"] == md.codegen(md.parse("a'*inv(X)*b"), md.diff(md.parse("a'*inv(X)*b"), "X"),
+                                             backend="jax", name=service.CODE_NAME)
     assert from_server["check"]["passed"] is True and from_server["derivative"] == "-inv(X)'*a*b'*inv(X)'"
 
 
@@ -178,6 +198,22 @@ def test_numerator_layout_and_no_steps_or_check():
     assert "steps" not in from_web and "check" not in from_web
     assert from_web["derivative"] == "a'" and from_web["layout"] == "numerator" and from_web["kind"] == "row"
     assert from_web["shape_text"].startswith("1 × ") and from_web["shape_text"].endswith("(row vector)")
+
+
+def test_code_in_numerator_layout_and_with_every_backend():
+    args = ["diff", "x'*a", "--wrt", "x", "--layout", "numerator", "--json"]
+    for backend in md.BACKENDS:
+        from_cli = cli_json(*args, "--code", backend)
+        from_web = web_json(
+            {"expression": "x'*a", "wrt": "x", "layout": "numerator", "steps": False, "check": False, "code": backend}
+        )
+        assert from_cli == from_web and list(from_web)[-1] == "code"
+        assert "def value_and_derivative(" in from_web["code"]
+    values = values_for({"a": "vector", "x": "vector"})
+    code = web_json({"expression": "x'*a", "wrt": "x", "layout": "numerator", "code": "numpy"})["code"]
+    value, derivative = generated_function(code, service.CODE_NAME)(**values)
+    np.testing.assert_allclose(value, values["x"] @ values["a"], rtol=1e-12)
+    np.testing.assert_allclose(np.ravel(derivative), values["a"], rtol=1e-12)  # the row a'
 
 
 def test_variables_object():
@@ -214,6 +250,20 @@ def test_a_failed_derivation_or_check_keeps_the_derivative_on_the_web_and_fails_
     }
     error = cli_json("diff", "x'*A*x", "--wrt", "x", "--json", "--check", exit_code=1)["error"]
     assert error["type"] == "EvaluationError" and error["message"].startswith("the symbolic derivative")
+
+
+def test_a_failed_code_generation_keeps_the_derivative_on_the_web_and_fails_on_the_command_line(monkeypatch):
+    def no_code(*args, **kwargs):
+        raise md.EvaluationError("no code for this one")
+
+    monkeypatch.setattr(md, "codegen", no_code)
+    data = web_json({"expression": "x'*A*x", "wrt": "x", "check": False, "code": "torch"})
+    assert data["derivative"] == "A*x + A'*x" and "steps" in data
+    assert data["code"] is None and data["code_error"] == "no code for this one"
+    error = cli_json("diff", "x'*A*x", "--wrt", "x", "--json", "--code", "torch", exit_code=1)["error"]
+    assert error == {"type": "EvaluationError", "message": "no code for this one", "position": None, "reason": None}
+    result = CliRunner().invoke(cli.app, ["diff", "x'*A*x", "--wrt", "x", "--code", "torch"])
+    assert result.exit_code == 1 and result.stdout == "" and "error: no code for this one" in result.output
 
 
 def test_non_finite_numbers_of_a_check_are_null():
@@ -286,6 +336,35 @@ def test_unknown_layout_and_bad_seed():
         with pytest.raises(md.ArgumentError, match=r"^'seed' must be a whole number, 0 or more$"):
             service.check_seed(seed)
     assert service.check_seed(0) == 0 and service.check_seed(None) is None
+
+
+def test_backend_and_function_name():
+    assert service.BACKENDS == md.BACKENDS == ("numpy", "jax", "torch", "array_api")
+    assert service.check_backend(None) is None
+    for backend in md.BACKENDS:
+        assert service.check_backend(backend) == backend
+    for code in ("fortran", "NumPy", "", 5, True, ["numpy"], {"numpy": 1}):
+        with pytest.raises(service.UsageError) as caught:
+            service.check_backend(code)
+        assert str(caught.value) == "'code' must be \"numpy\", \"jax\", \"torch\" or \"array_api\""
+        assert caught.value.argument == "code"
+    with pytest.raises(md.ArgumentError, match=r"^--code must be "):
+        service.derive("x'*x", code="c", names=cli.OPTION_NAMES)
+
+    assert service.check_code_name(None) == service.CODE_NAME == "value_and_derivative"
+    assert service.check_code_name("f_and_grad") == "f_and_grad"
+    for name in ("1x", "class", "_private", "f-g", "", 7):
+        with pytest.raises(service.UsageError, match=r"^'name' must be a Python identifier") as caught:
+            service.check_code_name(name)
+        assert caught.value.argument == "name"
+
+
+@pytest.mark.parametrize("code", ["fortran", 5, True, ["numpy"], {"backend": "numpy"}])
+def test_a_bad_code_field_is_a_400_naming_it(code):
+    status, body = _work.run("diff", {"expression": "x'*A*x", "wrt": "x", "code": code})
+    assert status == 400
+    assert body["type"] == "ArgumentError" and body["error"] == body["message"]
+    assert body["message"].startswith("'code' must be") and "array_api" in body["message"]
 
 
 def test_messages_name_the_options_on_the_command_line():

@@ -2,6 +2,8 @@
 
 The test types an expression, chooses kinds, presses the button, finds the rendered result and the
 steps, checks the text result against md.diff numerically, then types bad input and finds the error.
+The Export code panel's NumPy module is run and compared with NumPy formulas, and choosing another
+backend changes the module's import line.
 It keeps a screenshot in tests/artifacts/web.png; with MATDIFF_UPDATE_SCREENSHOT=1 it also rewrites
 docs/screenshot.png (the README's picture), so ordinary runs leave the tree clean.
 """
@@ -17,6 +19,7 @@ import pytest
 
 import matdiff as md
 
+from .helpers import generated_function
 from .test_api_server import running_server
 
 pytest.importorskip("starlette", reason='the web extra is not installed (pip install "matdiff[web]")')
@@ -97,6 +100,51 @@ def test_derivative_of_a_inv_x_b(page):
     page.screenshot(path=str(ARTIFACTS / "web.png"), full_page=True)
     if os.environ.get("MATDIFF_UPDATE_SCREENSHOT") == "1":
         page.screenshot(path=str(ROOT / "docs" / "screenshot.png"), full_page=True)
+
+
+def import_lines(code: str) -> list[str]:
+    return [line for line in code.splitlines() if line.startswith(("import ", "from "))]
+
+
+def test_export_code_panel(page):
+    page.fill("#expression", "x'*A*x")
+    page.wait_for_selector('select[data-variable="x"]')
+    page.select_option("#wrt", "x")
+    assert page.eval_on_selector("#code-backend", "select => select.value") == "numpy"
+    page.click("#go")
+    # the code comes with the derivative: once the page shows this one, its code is this one's
+    derivative = str(md.diff(md.parse("x'*A*x"), "x"))
+    page.wait_for_function("(text) => document.getElementById('derivative-text').textContent === text", arg=derivative)
+    code = page.text_content("#code") or ""
+    assert "def " in code and import_lines(code)
+
+    # the NumPy module shown computes x'Ax and its gradient (A + A')x
+    function = generated_function(code, "value_and_derivative")
+    rng = np.random.default_rng(3)
+    A, x = rng.normal(size=(4, 4)), rng.normal(size=4)
+    value, gradient = function(A=A, x=x)
+    np.testing.assert_allclose(value, x @ A @ x, rtol=1e-12)
+    np.testing.assert_allclose(gradient, (A + A.T) @ x, rtol=1e-12)
+
+    # another backend: the panel asks again, and the import line changes
+    page.select_option("#code-backend", "jax")
+    page.wait_for_function(
+        """(before) => {
+            const pre = document.getElementById("code");
+            const lines = pre.textContent.split("\\n").filter((l) => /^(import|from) /.test(l));
+            return !pre.hasAttribute("aria-busy") && lines.join("\\n") !== before;
+        }""",
+        arg="\n".join(import_lines(code)),
+    )
+    jax_code = page.text_content("#code") or ""
+    assert "def " in jax_code and "jax" in "\n".join(import_lines(jax_code))
+    assert import_lines(jax_code) != import_lines(code)
+
+    page.click("#copy-code")
+    page.wait_for_selector("#toast:not([hidden])")
+    assert page.inner_text("#toast") == "Code copied"
+    page.select_option("#code-backend", "numpy")
+    page.wait_for_function("() => /import numpy/.test(document.getElementById('code').textContent)")
 
 
 def test_bad_input_shows_the_error(page):

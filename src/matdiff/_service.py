@@ -4,21 +4,24 @@ Both front ends take an expression's text, kinds, the variables to differentiate
 a layout; both answer with the same JSON objects, built here:
 
 - `derive` parses, resolves the variables (`resolve_wrt`, `check_layout`, `check_seed`) and differentiates,
-  with the steps (md.explain) and the numerical check (md.check) when asked; `derivative_json` is its object.
+  with the steps (md.explain), the numerical check (md.check) and the code computing the value and the
+  derivative (md.codegen, `check_backend`, `check_code_name`) when asked; `derivative_json` is its object.
 - `steps_json` and `check_json` are the one shape of a derivation and of a check report, inside the
   derivative's object and in the `explain` and `check` commands' objects (`explain_json`, `check_command_json`).
 - `variables_json` answers POST /api/variables; `error_detail` and `error_json` describe an md.MatdiffError.
 
 A bad request raises md.ArgumentError; those about the form of the arguments (a missing or contradictory
-variable, order or layout) raise its subclass `UsageError`, which the command line reports as a usage error
-(exit code 2) and the web page as a 400 like every other error. Error messages name the arguments as the
-front end spells them (`ArgumentNames`): "--order" on the command line, "'order'" in the API.
+variable, order, layout, backend or function name) raise its subclass `UsageError`, which the command line
+reports as a usage error (exit code 2) and the web page as a 400 like every other error. Error messages name
+the arguments as the front end spells them (`ArgumentNames`): "--order" on the command line, "'order'" in
+the API.
 
 The front ends only read their options or the request's JSON, and format or serialize these objects.
 """
 
 from __future__ import annotations
 
+import keyword
 import math
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
@@ -28,6 +31,10 @@ import matdiff as md
 
 LAYOUTS: tuple[str, ...] = md.views.LAYOUTS
 """The layouts a derivative is printed in: "gradient" (the default) and "numerator"."""
+BACKENDS: tuple[str, ...] = md.BACKENDS
+"""The backends md.codegen writes code for: "numpy", "jax", "torch" and "array_api"."""
+CODE_NAME = "value_and_derivative"
+"""The name of the generated function that returns the value and the derivative, unless one is given."""
 
 
 class ArgumentNames(NamedTuple):
@@ -37,6 +44,8 @@ class ArgumentNames(NamedTuple):
     order: str = "'order'"
     layout: str = "'layout'"
     seed: str = "'seed'"
+    code: str = "'code'"
+    name: str = "'name'"
 
 
 FIELD_NAMES = ArgumentNames()
@@ -46,7 +55,8 @@ FIELD_NAMES = ArgumentNames()
 class UsageError(md.ArgumentError):
     """A bad argument in the form of a request, not in its expression: a variable to differentiate by
     missing where the expression has several, an order above 1 with several variables, an order, layout
-    or seed out of range. `argument` names it: "wrt", "order", "layout" or "seed".
+    or seed out of range, an unknown backend or a function name that is not a Python identifier.
+    `argument` names it: "wrt", "order", "layout", "seed", "code" or "name".
 
     The command line has always answered these with its usage message and exit code 2; other errors,
     like a variable that is not in the expression, are errors in the input (exit code 1).
@@ -116,6 +126,26 @@ def check_seed(seed: int | None, names: ArgumentNames = FIELD_NAMES) -> int | No
     return seed
 
 
+def check_backend(code: Any, names: ArgumentNames = FIELD_NAMES) -> str | None:
+    """`code` itself when it is None (no code asked for) or one of BACKENDS; raises UsageError otherwise."""
+    if code is not None and (not isinstance(code, str) or code not in BACKENDS):
+        choices = ", ".join(f'"{choice}"' for choice in BACKENDS[:-1]) + f' or "{BACKENDS[-1]}"'
+        raise UsageError(f"{names.code} must be {choices}", "code")
+    return code
+
+
+def check_code_name(name: Any, names: ArgumentNames = FIELD_NAMES) -> str:
+    """The generated function's name: CODE_NAME where `name` is None, else `name` itself when it is a Python
+    identifier that is not a keyword and does not start with "_" (md.codegen keeps those for its own
+    names); raises UsageError otherwise."""
+    if name is None:
+        return CODE_NAME
+    if not isinstance(name, str) or not name.isidentifier() or keyword.iskeyword(name) or name.startswith("_"):
+        message = f"{names.name} must be a Python identifier not starting with _, like {CODE_NAME}; got {name!r}"
+        raise UsageError(message, "name")
+    return name
+
+
 def parse(text: str, kinds: Mapping[str, str] | None = None) -> md.Expr:
     """md.parse(text) with the declared `kinds` ({"X": "symmetric"}); the others are inferred."""
     return md.parse(text, **dict(kinds or {}))
@@ -128,8 +158,9 @@ def parse(text: str, kinds: Mapping[str, str] | None = None) -> md.Expr:
 class Derived:
     """One derivative request's answer: what the front ends print or serialize (see `derivative_json`).
 
-    `derivation` and `report` are None where the steps or the check were not asked for, or where they
-    failed in a tolerant `derive`: then `steps_error` or `check_error` says why.
+    `derivation`, `report` and `code` are None where the steps, the check or the code were not asked for,
+    or where they failed in a tolerant `derive`: then `steps_error`, `check_error` or `code_error` says why.
+    `code` is the source of the module md.codegen writes for the value and the derivative.
     """
 
     input: str
@@ -141,6 +172,8 @@ class Derived:
     steps_error: str | None = None
     report: md.CheckReport | None = None
     check_error: str | None = None
+    code: str | None = None
+    code_error: str | None = None
 
 
 def derive(
@@ -154,25 +187,31 @@ def derive(
     check: bool = False,
     seed: int | None = None,
     rtol: float | None = None,
+    code: str | None = None,
+    code_name: str | None = None,
     max_order: int | None = None,
     names: ArgumentNames = FIELD_NAMES,
     tolerant: bool = False,
 ) -> Derived:
     """Parse `text` with `kinds`, resolve `wrt` and `order` (see `resolve_wrt`), and differentiate in
     `layout`; with `steps`, derive it step by step (md.explain); with `check`, compare it with a numerical
-    derivative (md.check with `seed` and `rtol`).
+    derivative (md.check with `seed` and `rtol`); with `code`, one of BACKENDS, write the module of a
+    function `code_name` (default CODE_NAME) that returns the expression's value and its derivative, in
+    `layout` (md.codegen).
 
     Raises md.MatdiffError for bad input (UsageError for bad arguments). With `tolerant`, an error of
-    md.explain or md.check does not lose the derivative: it is kept in `steps_error` or `check_error`
-    (the web page shows the derivative whatever happens to the steps or the check).
+    md.explain, md.check or md.codegen does not lose the derivative: it is kept in `steps_error`,
+    `check_error` or `code_error` (the web page shows the derivative whatever happens to the rest).
     """
     expr = parse(text, kinds)
     variables = resolve_wrt(expr, wrt, order, max_order=max_order, names=names)
     check_layout(layout, names)
     check_seed(seed, names)
+    check_backend(code, names)
+    function_name = check_code_name(code_name, names)
     derivative = md.views.derivative(expr, *variables, layout=layout)
-    derivation = report = None
-    steps_error = check_error = None
+    derivation = report = source = None
+    steps_error = check_error = code_error = None
     if steps:
         try:
             derivation = md.explain(expr, *variables)
@@ -187,7 +226,16 @@ def derive(
             if not tolerant:
                 raise
             check_error = str(error)
-    return Derived(text, expr, variables, layout, derivative, derivation, steps_error, report, check_error)
+    if code is not None:
+        try:
+            source = md.codegen(expr, derivative, backend=code, name=function_name)
+        except md.MatdiffError as error:
+            if not tolerant:
+                raise
+            code_error = str(error)
+    return Derived(
+        text, expr, variables, layout, derivative, derivation, steps_error, report, check_error, source, code_error
+    )
 
 
 # The JSON objects ------------------------------------------------------------------------------------
@@ -197,8 +245,9 @@ def derivative_json(derived: Derived) -> dict[str, Any]:
     """The derivative's JSON object, the same from `matdiff diff --json` and `POST /api/diff`:
 
     expression, input, expression_latex, variables, wrt, layout, derivative, latex, shape, shape_text,
-    kind; then "steps" (see `steps_json`) where the steps were asked for and "check" (see `check_json`)
-    where the check was.
+    kind; then "steps" (see `steps_json`) where the steps were asked for, "check" (see `check_json`)
+    where the check was, and "code" (the module's source) where code was. Where md.codegen failed in a
+    tolerant `derive`, "code" is None and "code_error" says why.
     """
     expr, derivative = derived.expression, derived.derivative
     data: dict[str, Any] = {
@@ -222,6 +271,10 @@ def derivative_json(derived: Derived) -> dict[str, Any]:
         data["check"] = check_json(derived.report)
     elif derived.check_error is not None:
         data["check"] = check_error_json(derived.check_error)
+    if derived.code is not None:
+        data["code"] = derived.code
+    elif derived.code_error is not None:
+        data.update(code=None, code_error=derived.code_error)
     return data
 
 

@@ -4,6 +4,7 @@
     matdiff "a'*inv(X)*b" --wrt X               # the same: diff is the default command
     matdiff check "logdet(X)" --wrt X           # compare with a numerical derivative
     matdiff explain "x'*A*x" --wrt x            # the rules, one step at a time
+    matdiff diff "x'*A*x" --wrt x --code numpy  # a Python module computing the value and the gradient
     matdiff serve                               # the web page at http://127.0.0.1:8000/
 
 Exit codes: 0 on success, 1 for an error in the input (any md.MatdiffError) or a failed check, 2 for a
@@ -32,7 +33,9 @@ COMMANDS = ("diff", "check", "explain", "serve")
 
 _TOP_LEVEL = ("--help", "--version", "--install-completion", "--show-completion")
 
-OPTION_NAMES = service.ArgumentNames(wrt="--wrt", order="--order", layout="--layout", seed="--seed")
+OPTION_NAMES = service.ArgumentNames(
+    wrt="--wrt", order="--order", layout="--layout", seed="--seed", code="--code", name="--name"
+)
 """How the service's error messages name the options."""
 
 EXAMPLES = """[bold]Examples[/bold]
@@ -43,6 +46,7 @@ EXAMPLES = """[bold]Examples[/bold]
   matdiff diff "x'*a" --wrt x --layout numerator
   matdiff diff "logdet(X)" --wrt X --latex --steps --check
   matdiff diff "sum(log(1+exp(-y.*(X*w))))" --wrt w --json
+  matdiff diff "x'*A*x" --wrt x --code numpy > f.py
   matdiff check "x'*S*x" --wrt x --kind S=symmetric
   matdiff explain "a'*inv(X)*b" --wrt X --markdown
 
@@ -67,6 +71,15 @@ _COMMAND_SETTINGS = {"ignore_unknown_options": True}
 class Layout(str, Enum):
     gradient = "gradient"
     numerator = "numerator"
+
+
+class Backend(str, Enum):
+    """The array libraries --code writes for: md.BACKENDS, in its order."""
+
+    numpy = "numpy"
+    jax = "jax"
+    torch = "torch"
+    array_api = "array_api"
 
 
 # Options shared by the commands -------------------------------------------------------------------
@@ -215,12 +228,39 @@ def diff(
     quiet: Annotated[
         bool, typer.Option("--quiet", help="Print only the derivative (its LaTeX with --latex), for scripts.")
     ] = False,
+    code: Annotated[
+        Backend | None,
+        typer.Option(
+            "--code",
+            case_sensitive=False,
+            help="Print a Python module instead: a function of the variables that returns the value of EXPR "
+            "and its derivative, written for this array library (md.codegen). With --json, the \"code\" field.",
+            show_default=False,
+        ),
+    ] = None,
+    name: Annotated[
+        str | None,
+        typer.Option(
+            "--name",
+            metavar="NAME",
+            help=f"The name of the function --code writes. \\[default: {service.CODE_NAME}]",
+            show_default=False,
+        ),
+    ] = None,
 ) -> None:
     """Differentiate EXPR: print the derivative, its shape and the variables with their kinds.
 
     The derivative of F by X has the shape F.shape + X.shape: entry (i,j,k,l) is dF_ij/dX_kl.
     Where no matrix form exists, it is printed in index notation.
+    With --code, print only a Python module whose function returns the value and the derivative.
     """
+    if name is not None and code is None:
+        raise typer.BadParameter("--name names the function that --code writes: add --code", param_hint="'--name'")
+    if code is not None and not as_json and (steps or latex):
+        option = "--steps" if steps else "--latex"
+        raise typer.BadParameter(
+            f"--code prints only the module: leave out {option}, or add --json for both", param_hint="'--code'"
+        )
     try:
         derived = service.derive(
             expression,
@@ -231,6 +271,8 @@ def diff(
             steps=steps,
             check=check,
             seed=seed,
+            code=None if code is None else code.value,
+            code_name=name,
             names=OPTION_NAMES,
         )
         # the JSON and the texts are printed after they are all made: an error prints nothing but itself
@@ -242,6 +284,11 @@ def diff(
     derivation, report = derived.derivation, derived.report
     if data is not None:
         _print_json(data)
+    elif derived.code is not None:
+        # the module alone on stdout, to be redirected into a file; the check's report goes to stderr
+        sys.stdout.write(derived.code if derived.code.endswith("\n") else derived.code + "\n")
+        if report is not None:
+            _print_report(_console(stderr=True), report)
     else:
         console = _console()
         if quiet:

@@ -85,9 +85,11 @@ def variables(payload: Mapping[str, Any]) -> dict[str, Any]:
 
 
 def derive(payload: Mapping[str, Any]) -> dict[str, Any]:
-    """POST /api/diff: the derivative as text and LaTeX, its shape, the steps and the numerical check.
+    """POST /api/diff: the derivative as text and LaTeX, its shape, the steps and the numerical check, and
+    with "code" (a backend: "numpy", "jax", "torch" or "array_api") the module that computes the value and
+    the derivative.
 
-    `order` and `seed` reach the service as they are: it checks their values (and so their types).
+    `order`, `seed` and `code` reach the service as they are: it checks their values (and so their types).
     """
     derived = service.derive(
         _expression(payload),
@@ -98,8 +100,9 @@ def derive(payload: Mapping[str, Any]) -> dict[str, Any]:
         steps=_flag(payload, "steps", True),
         check=_flag(payload, "check", True),
         seed=payload.get("seed"),
+        code=payload.get("code"),
         max_order=MAX_ORDER,
-        tolerant=True,  # the derivative, even where its steps or its check cannot be had
+        tolerant=True,  # the derivative, even where its steps, its check or its code cannot be had
     )
     return service.derivative_json(derived)
 

@@ -1,10 +1,15 @@
 // matdiff's page: asks the JSON API (/api/variables, /api/diff) and renders the answer with KaTeX.
+// The exported code comes with the derivative (the request's "code" is the chosen backend); choosing
+// another backend asks /api/diff again for the derivative shown, without its steps and check.
 "use strict";
 
 (function () {
   const KINDS = ["scalar", "vector", "matrix", "symmetric"];
   const $ = (id) => document.getElementById(id);
-  const state = { variables: {}, chosen: {}, last: null, stepsOpen: true, seq: 0 };
+  const state = {
+    variables: {}, chosen: {}, last: null, stepsOpen: true, seq: 0,
+    request: null, code: null, codeSeq: 0, // the request of the derivative shown, its code, the code's requests
+  };
 
   function tex(latex, element, display) {
     try {
@@ -160,6 +165,30 @@
     $("check").textContent = check.text;
   }
 
+  function renderCode(data) {
+    // data.code: the module's source; null with data.code_error where it could not be written
+    const pre = $("code");
+    pre.removeAttribute("aria-busy");
+    const ok = typeof data.code === "string";
+    state.code = ok ? data.code : null;
+    pre.classList.toggle("failed", !ok);
+    pre.textContent = ok ? data.code : `no code: ${data.code_error || data.error || "none was written"}`;
+    pre.scrollTop = 0;
+    pre.scrollLeft = 0;
+    $("copy-code").disabled = !ok;
+  }
+
+  async function changeBackend() {
+    const request = state.request; // the derivative shown
+    if (!request) return; // nothing differentiated yet: the next result brings the code
+    const seq = ++state.codeSeq;
+    $("code").setAttribute("aria-busy", "true");
+    const body = { ...request, steps: false, check: false, code: $("code-backend").value };
+    const { ok, data } = await post("/api/diff", body);
+    if (seq !== state.codeSeq || request !== state.request) return; // another backend or derivative came since
+    renderCode(ok ? data : { code: null, code_error: data.error });
+  }
+
   function renderResult(data) {
     state.last = data;
     const by = data.wrt.map((name) => `\\partial ${name}`).join("\\, ");
@@ -176,6 +205,7 @@
     $("derivative-text").textContent = data.derivative;
     renderSteps(data);
     renderCheck(data.check);
+    renderCode(data);
     $("result").hidden = false;
   }
 
@@ -191,13 +221,18 @@
         wrt: $("wrt").value ? [$("wrt").value] : [],
         order: Number($("order").value),
         layout: $("layout").value,
+        code: $("code-backend").value,
       };
       const { ok, data } = await post("/api/diff", body);
       if (ok) {
         clearError();
+        state.request = body;
+        state.codeSeq++; // code still on its way is for the derivative shown before
         renderVariables(data.variables);
         renderResult(data);
+        if (body.code !== $("code-backend").value) changeBackend(); // the backend changed meanwhile
       } else {
+        state.request = null;
         $("result").hidden = true;
         showError(data);
       }
@@ -243,6 +278,8 @@
     $("toggle-steps").addEventListener("click", toggleSteps);
     $("copy-latex").addEventListener("click", () => state.last && copy(state.last.latex, "LaTeX"));
     $("copy-text").addEventListener("click", () => state.last && copy(state.last.derivative, "Text"));
+    $("copy-code").addEventListener("click", () => state.code && copy(state.code, "Code"));
+    $("code-backend").addEventListener("change", changeBackend);
     document.body.dataset.ready = "true";
     refreshVariables();
   });
