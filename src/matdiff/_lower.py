@@ -36,8 +36,7 @@ from ._shapes import DimClasses, dim_classes
 # ---------------------------------------------------------------------------------------------
 # The program
 
-OPERATIONS = {
-    # name: (arguments, attributes) - what each instruction means; `_codegen` spells each per backend
+OPERATIONS = {  # each instruction's meaning; `_codegen.Backend.spell` writes each one for every backend
     "matmul": "a @ b, for 1-D and 2-D operands",
     "mul": "a * b, element-wise with broadcasting",
     "add": "the sum of the arguments, each times its coefficient (attrs)",
@@ -55,7 +54,7 @@ OPERATIONS = {
     "broadcast": "a broadcast to the shape attrs[0]",
     "array": "a Python number (attrs[0]) as a 0-d array",
 }
-"""The instruction vocabulary. `inv`, `det` and `logdet` are `func` instructions of matrix functions."""
+"""The instruction vocabulary. `inv`, `det` and `logdet` are `func` instructions, like every registered function."""
 
 
 @dataclass(frozen=True)
