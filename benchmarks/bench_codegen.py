@@ -59,11 +59,12 @@ NA = "–"  # a column that could not run (a missing library, or md.compile not 
 jax: Any = None
 jnp: Any = None
 torch: Any = None
+scipy_linalg: Any = None
 
 
 def load_optional() -> list[str]:
     """Import JAX (with x64) and PyTorch (one thread) where installed; the lines saying what is skipped."""
-    global jax, jnp, torch
+    global jax, jnp, torch, scipy_linalg
     notes = []
     try:
         jax = importlib.import_module("jax")
@@ -76,6 +77,10 @@ def load_optional() -> list[str]:
         torch.set_num_threads(1)
     except ImportError as error:
         notes.append(f"PyTorch is not installed ({error}): its columns are skipped.")
+    try:
+        scipy_linalg = importlib.import_module("scipy.linalg")
+    except ImportError as error:
+        notes.append(f"SciPy is not installed ({error}): the one-LU column of section 2 is skipped.")
     if not HAS_COMPILE:
         notes.append("This matdiff has no md.compile: the compiled columns are skipped.")
     return notes
@@ -364,6 +369,12 @@ def inverse(n: int, rng: np.random.Generator) -> Problem:
     )  # fmt: skip
 
 
+def one_lu_gradient(X: np.ndarray, a: np.ndarray, b: np.ndarray) -> np.ndarray:
+    """The gradient of a'*inv(X)*b with one LU factorisation of X for both solves (SciPy)."""
+    lu = scipy_linalg.lu_factor(X)
+    return -np.outer(scipy_linalg.lu_solve(lu, a, trans=1), scipy_linalg.lu_solve(lu, b))
+
+
 GRADIENT_PROBLEMS = (quadratic, least_squares, logistic)
 
 
@@ -433,6 +444,7 @@ def section_grad(settings: Settings, report: Report) -> None:
 def section_inverse(settings: Settings, report: Report) -> None:
     print("\n## 2. The inverse: the gradient of a'*inv(X)*b by X\n")
     print("Hand NumPy: -np.outer(np.linalg.solve(X.T, a), np.linalg.solve(X, b)); X = n*I + randn.")
+    print("SciPy: the same with one LU factorisation (lu_factor, then lu_solve with trans=1 and 0), for scale.")
     print("JAX and PyTorch differentiate a @ solve(X, b).\n")
     rng = np.random.default_rng(2)
     rows = []
@@ -445,7 +457,9 @@ def section_inverse(settings: Settings, report: Report) -> None:
         compiled = md_compile([gradient], p.names) if HAS_COMPILE else None
         calls["compiled"] = checked(compiled and (lambda c=compiled, a=args: c(*a)), expected, "compiled inverse")
         calls["evaluate"] = checked(lambda g=gradient, v=values: g.evaluate(v), expected, "evaluate inverse")
-        calls["jax"] = calls["torch"] = None
+        calls["scipy"] = calls["jax"] = calls["torch"] = None
+        if scipy_linalg is not None:
+            calls["scipy"] = checked(lambda a=args: one_lu_gradient(*a), expected, "SciPy one-LU inverse")
         if jax is not None:
             jitted, jargs = jax.jit(jax.grad(p.generic(jnp))), p.jax_args()
             calls["jax"] = checked(ready(lambda f=jitted, a=jargs: f(*a)), expected, "jax.grad inverse")
@@ -457,6 +471,7 @@ def section_inverse(settings: Settings, report: Report) -> None:
         goal = report.at_most(what, t.ratio("compiled", "numpy"), 1.1)
         rows.append([
             str(n), fmt_time(t.median("numpy")),
+            fmt_time(t.median("scipy")), fmt_ratio(t.ratio("scipy", "numpy")),
             fmt_time(t.median("compiled")), fmt_ratio(t.ratio("compiled", "numpy")),
             fmt_time(t.median("evaluate")), fmt_ratio(t.ratio("evaluate", "numpy")),
             fmt_time(t.median("jax")), fmt_ratio(t.ratio("jax", "numpy")),
@@ -464,9 +479,9 @@ def section_inverse(settings: Settings, report: Report) -> None:
             "compiled " + goal,
         ])  # fmt: skip
     table(
-        ["n", "hand NumPy (solve)", "md.compile", "ratio", "evaluate", "ratio",
+        ["n", "hand NumPy (solve)", "SciPy (one LU)", "ratio", "md.compile", "ratio", "evaluate", "ratio",
          "jax.jit(jax.grad)", "ratio", "torch.func.grad", "ratio", "target"],
-        rows, "l" + "r" * 9 + "l",
+        rows, "l" + "r" * 11 + "l",
     )  # fmt: skip
 
 
@@ -705,7 +720,7 @@ def main(argv: list[str] | None = None) -> int:
     print(f"{repeats} repeats, interleaved; n = {', '.join(map(str, sizes))}; derivation and compilation not timed.")
     report = Report()
     start = time.perf_counter()
-    for name in args.only or SECTIONS:
+    for name in [s for s in SECTIONS if args.only is None or s in args.only]:
         RUNNERS[name](settings, report)
     report.summary()
     elapsed = time.perf_counter() - start
