@@ -7,8 +7,11 @@ otherwise far from steady; every library here then runs on one core):
     python benchmarks/bench_codegen.py --quick                  # n = 10, 100, few repeats (the CI smoke test)
     python benchmarks/bench_codegen.py --sizes 100 500 --repeats 9 --only grad jax
 
-For JAX on one core as well: XLA_FLAGS=--xla_cpu_multi_thread_eigen=false. PyTorch is set to one thread
-(torch.set_num_threads(1)) and runs on the CPU in float64; JAX runs with jax_enable_x64.
+PyTorch is set to one thread (torch.set_num_threads(1)) and runs on the CPU in float64; JAX runs with
+jax_enable_x64. XLA's CPU backend ignores those variables and uses every core for large products (with
+JAX 0.10, XLA_FLAGS=--xla_cpu_multi_thread_eigen=false no longer stops it): to compare one core with one
+core, pin the whole run to one, `taskset -c 0 python benchmarks/bench_codegen.py`. The JAX-against-JAX
+ratios of section 3 do not depend on it; the JAX columns beside NumPy do.
 
 Sections (--only takes one or more of these names):
   grad      gradients of x'*A*x (A is n x n), norm2(X*w-y)^2 and sum(log(1+exp(-y.*(X*w)))) (X is 2n x n,
@@ -23,6 +26,7 @@ Sections (--only takes one or more of these names):
   overhead  the fixed cost of one call at n = 2, value and gradient together, in microseconds.
   deep      the Hessian by x of sum(tanh(W_L*...tanh(W1*x))) with 5 x 5 matrices, L = 2, 4, 6, 8 layers:
             md.diff and md.compile once, then expr.evaluate and the compiled function per call.
+The GPU benchmark is benchmarks/bench_gpu.py.
 
 Every result (matdiff's and the other libraries') is first checked against the hand-written NumPy
 reference with numpy.testing.assert_allclose, so a run is also a correctness test. Derivation and
@@ -691,8 +695,10 @@ def header() -> None:
         name: os.environ.get(name, "unset")
         for name in ("OPENBLAS_NUM_THREADS", "OMP_NUM_THREADS", "MKL_NUM_THREADS", "XLA_FLAGS")
     }
-    cores = os.cpu_count()
-    print(f"{platform.machine()}, {cores} cores; " + ", ".join(f"{k}={v}" for k, v in threads.items()))
+    cores = f"{os.cpu_count()} cores"
+    if hasattr(os, "sched_getaffinity"):
+        cores += f" ({len(os.sched_getaffinity(0))} usable by this process)"
+    print(f"{platform.machine()}, {cores}; " + ", ".join(f"{k}={v}" for k, v in threads.items()))
 
 
 def main(argv: list[str] | None = None) -> int:
