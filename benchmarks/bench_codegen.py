@@ -1,7 +1,7 @@
 """Compiled evaluation: md.compile beside hand-written NumPy, expr.evaluate, JAX and PyTorch.
 
 Run from the repository root, with single-threaded BLAS (on a small or busy machine the BLAS-bound rows are
-otherwise far from steady; every library here then runs on one core):
+otherwise far from steady; NumPy and PyTorch then run on one core):
 
     OPENBLAS_NUM_THREADS=1 OMP_NUM_THREADS=1 python benchmarks/bench_codegen.py    # n = 10, 100, 1000, 2000
     python benchmarks/bench_codegen.py --quick                  # n = 10, 100, few repeats (the CI smoke test)
@@ -19,7 +19,7 @@ Sections (--only takes one or more of these names):
             (A@x + A.T@x, 2*X.T@(X@w - y), -X.T@(y*sigmoid(-y*(X@w))) with a stable sigmoid), with
             jax.jit(jax.grad(f)) and torch.func.grad(f) as extra columns.
   inverse   the gradient of a'*inv(X)*b by X (X = n*I + randn, well conditioned) beside the solve-based
-            -outer(solve(X.T, a), solve(X, b)).
+            -outer(solve(X.T, a), solve(X, b)), with SciPy's one-LU version (lu_factor, lu_solve) for scale.
   jax       jax.jit(md.compile(gradient, backend="jax")) beside jax.jit(jax.grad(f)), and the Hessians of
             x'*A*x and of the logistic loss, jax.jit(md.compile(hessian, backend="jax")) beside
             jax.jit(jax.hessian(f)).
