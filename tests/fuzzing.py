@@ -667,6 +667,14 @@ def _checked(call: Callable[[], Any]) -> Any:
         return call()
 
 
+def size_unknown_in_text(error: Exception, text: str) -> bool:
+    """Whether evaluating printed text failed only because it has eye, vector(c) or matrix(c) whose size
+    nothing in the text fixes: matdiff prints those plainly (no size witnesses), stating the size beside the
+    result, so such text does not round-trip to numbers on its own."""
+    constant = "eye" in text or "vector(" in text or "matrix(" in text
+    return constant and isinstance(error, md.EvaluationError) and "fixed by nothing" in str(error)
+
+
 def round_trip(expr: md.Expr, values: Mapping[str, Any], what: str, stats: Stats | None) -> None:
     """str(expr) in matrix notation must parse back (with the same kinds) to the same numbers."""
     text = str(expr)
@@ -677,7 +685,12 @@ def round_trip(expr: md.Expr, values: Mapping[str, Any], what: str, stats: Stats
     except Exception as error:
         raise Failure(f"{what} prints as {text!r}, which does not parse: {first_line(error)}") from None
     expected = _checked(lambda: expr.evaluate(values))
-    got = _checked(lambda: again.evaluate(values))
+    try:
+        got = _checked(lambda: again.evaluate(values))
+    except md.EvaluationError as error:
+        if size_unknown_in_text(error, text):  # eye, vector(1), matrix(1) whose size the text does not fix
+            return
+        raise
     compare(got, expected, f"{what} prints as {text!r}, which evaluates differently", 1e-9,
             1e-11 * _scale(expected), stats, ("print", what.split()[0]))  # fmt: skip
 

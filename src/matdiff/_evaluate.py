@@ -78,7 +78,7 @@ def evaluate(roots: Sequence[Expr], values: Mapping[str, Any]) -> list[np.ndarra
         try:
             function = plan.functions[owners] = _codegen.evaluator(roots, (*plan.variables, *owners))
         except ArgumentError as error:  # a size that no variable fixes
-            raise EvaluationError(f"{error} (give a value for the variable it belongs to)") from None
+            raise EvaluationError(str(error)) from None
     try:
         results = function(*arrays)  # it checks the shapes against each other, raising ValueError
     except np.linalg.LinAlgError as error:

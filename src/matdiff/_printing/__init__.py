@@ -15,7 +15,7 @@ from __future__ import annotations
 from .._expr import Expr
 from .doc import Divide, Doc, ElementwiseDivide, Equation, Hadamard, Product, Sum  # what callers inspect or build
 from .index import INDEX_NAMES, FreshNames, einsum_layout, index_body, index_equation, index_layout
-from .matrix import NoMatrixForm, matrix_layout, size_owners
+from .matrix import NoMatrixForm, matrix_layout
 from .render import render_latex, render_text
 
 __all__ = [
@@ -27,13 +27,12 @@ __all__ = [
 
 def layout(node: Expr) -> Doc:
     """The layout of `node`: matrix notation where every product has one, index notation otherwise."""
-    with size_owners(node):
-        if node.ndim <= 2:
-            try:
-                return matrix_layout(node)
-            except NoMatrixForm:
-                pass
-        return index_equation(node)
+    if node.ndim <= 2:
+        try:
+            return matrix_layout(node)
+        except NoMatrixForm:
+            pass
+    return index_equation(node)
 
 
 def to_text(node: Expr) -> str:

@@ -4,21 +4,20 @@ Products are read off their index structure as a graph: every matrix is an edge 
 indices, a chain of edges is a matrix product, a closed chain a trace (or, through a vector, a
 scalar a'*M*b), and a vector at a label used three times becomes diag(v). Products the chain reading
 cannot print whole are split: an element-wise factor, diag of a product, a block printed on its own.
-ones, zeros and eye are written with the variables that own their sizes (x.^0, diag(x.^0)) where
-nothing else in the printed text fixes them, so that text parses back to the same shapes.
+ones, zeros and eye print as vector(1), matrix(1) and eye, as a textbook writes 1 and I: their sizes are
+stated beside the result (the front ends show the shape). Where nothing else in the printed text fixes such
+a size, the text alone does not evaluate: it names the constant, not its size.
 """
 
 from __future__ import annotations
 
 import dataclasses
 from collections import Counter
-from collections.abc import Callable, Iterator, Sequence
-from contextlib import contextmanager
-from contextvars import ContextVar
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
 from .. import _expr as E
-from .._expr import Dim, Expr, dim_owner, is_symmetric, postorder
+from .._expr import Expr, is_symmetric, postorder
 from .._registry import lookup
 from .doc import (
     Call,
@@ -45,35 +44,6 @@ class NoMatrixForm(Exception):
 
 _CONSTANTS = ("ones", "zeros", "delta")
 _KINDS = {0: "scalar", 1: "col", 2: "matrix"}
-
-# A variable that owns a size: its name, its kind and the axis of the size.
-Owner = tuple[str, str, int]
-
-_OWNERS: ContextVar[dict[Dim, Owner] | None] = ContextVar("size_owners", default=None)
-
-
-@contextmanager
-def size_owners(root: Expr) -> Iterator[None]:
-    """While printing `root`, state sizes with its own variables (see `_size_witness`)."""
-    token = _OWNERS.set(_local_owners(root))
-    try:
-        yield
-    finally:
-        _OWNERS.reset(token)
-
-
-def _local_owners(root: Expr) -> dict[Dim, Owner]:
-    """The variables of the expression itself that own sizes: preferred as witnesses, so the
-    printed text does not depend on which variables were created elsewhere."""
-    owners: dict[Dim, Owner] = {}
-    for node in postorder([root]):
-        if node.op == "var":
-            name, kind = node.attrs
-            for axis, dim in enumerate(node.shape):
-                if isinstance(dim, str) and dim.endswith("_" + name):
-                    owners.setdefault(dim, (name, kind, axis))
-    return owners
-
 
 @dataclass(frozen=True)
 class Factor:
@@ -158,48 +128,19 @@ def _power_doc(node: Expr, args: list[Doc]) -> Doc:
     return Power(base, exponent, node.ndim > 0)
 
 
-def _constant_doc(node: Expr, args: Sequence[Doc] = (), plain: bool = False) -> Doc:  # no args: a leaf
-    """ones, zeros and eye. `plain` where the text around fixes their size (a sum, a product with
-    other factors); elsewhere written with the variables that own their sizes: x.^0, diag(x.^0)."""
-    witnesses = [] if plain else [w for w in map(_size_witness, node.shape) if w is not None]
-    if len(witnesses) < node.ndim:  # some size has no owner: the plain form
-        if node.op == "delta":
-            return Symbol("eye")
-        return _filled(node.ndim, 0.0 if node.op == "zeros" else 1.0)
+def _constant_doc(node: Expr, args: Sequence[Doc] = ()) -> Doc:  # no args: a leaf
+    """ones, zeros and eye: vector(1), matrix(1), vector(0), matrix(0) and eye."""
     if node.op == "delta":
-        return Call("diag", (witnesses[0],))
-    doc = witnesses[0] if node.ndim == 1 else Product((witnesses[0], Transpose(witnesses[1])))
-    return Product((Number(0.0), doc)) if node.op == "zeros" else doc
+        return Symbol("eye")
+    return _filled(node.ndim, 0.0 if node.op == "zeros" else 1.0)
 
 
 def _filled(ndim: int, value: float) -> Doc:
-    """vector(c) or matrix(c): a constant whose size the text around it fixes."""
+    """vector(c) or matrix(c): a constant whose size the text around it fixes, or the result states."""
     return Call("vector" if ndim == 1 else "matrix", (Number(value),))
 
 
-def _size_witness(dim: Dim) -> Doc | None:
-    """A ones vector of size `dim` written with the variable that owns the size (x.^0), so that
-    printed text keeps sizes that nothing else in it fixes."""
-    owner = (_OWNERS.get() or {}).get(dim) or dim_owner(dim)
-    if owner is None:
-        return None
-    name, kind, axis = owner
-    variable = Symbol(name)
-    if kind == "vector":
-        base: Doc = variable
-    elif kind == "symmetric":
-        base = Call("diag", (variable,))
-    else:
-        pair = (Transpose(variable), variable) if axis == 1 else (variable, Transpose(variable))
-        base = Call("diag", (Product(pair),))
-    return Power(base, 0.0, True)
-
-
 def _plain(node: Expr) -> Doc | None:
-    return _constant_doc(node, plain=True) if node.op in _CONSTANTS else None
-
-
-def _alone(node: Expr) -> Doc | None:
     return _constant_doc(node) if node.op in _CONSTANTS else None
 
 
@@ -236,24 +177,14 @@ class _Item:
 
 def _einsum_doc(node: Expr, docs: list[Doc], row: bool = False) -> Doc:
     subs, out = node.attrs
-    only_constants = all(c.ndim == 0 or c.op in _CONSTANTS for c in node.args)  # nothing sizes them
-    # a label summed over that no other operand carries is sized by nothing in the printed text either:
-    # tr(eye)*(x'*x) must state eye's size
-    sized = {x for c, ls in zip(node.args, subs) if c.op not in _CONSTANTS for x in ls} | set(out)
-
-    def unsized(labels: tuple[int, ...]) -> bool:
-        return only_constants or any(x not in sized for x in labels)
-
     items = []
     for child, labels, doc in zip(node.args, subs, docs):
-        if child.op == "ones" and child.ndim >= 2:  # ones[i,j] = ones[i]*ones[j]: each end sized apart
-            for label, dim in zip(labels, child.shape):
-                plain = _filled(1, 1.0)
-                witness = _size_witness(dim) or plain
-                items.append(_Item(witness if unsized((label,)) else plain, 1, False, (label,), alone=witness))
+        if child.op == "ones" and child.ndim >= 2:  # ones[i,j] = ones[i]*ones[j]: each end apart
+            for label in labels:
+                items.append(_Item(_filled(1, 1.0), 1, False, (label,), alone=_filled(1, 1.0)))
             continue
-        plain = (_alone(child) if unsized(labels) else _plain(child)) or doc
-        items.append(_Item(plain, child.ndim, is_symmetric(child), labels, child.op == "delta", _alone(child)))
+        plain = _plain(child) or doc
+        items.append(_Item(plain, child.ndim, is_symmetric(child), labels, child.op == "delta", _plain(child)))
     return _product_doc(items, out, row)
 
 
