@@ -125,14 +125,16 @@ class Expr:
         return _algebra.transpose(self)
 
     @guard_depth
-    def to_text(self) -> str:
-        """The text syntax (index notation where no matrix form exists); the same as str()."""
-        return _printing.to_text(self)
+    def to_text(self, shared: bool = False) -> str:
+        """The text syntax (index notation where no matrix form exists); the same as str(). With `shared`,
+        terms that would be written more than once are named first (``t0 = ...``, a line each), then the
+        result in terms of them, as MatrixCalculus.org prints them."""
+        return _printing.to_text(self, shared)
 
     @guard_depth
-    def to_latex(self) -> str:
-        """LaTeX, in matrix notation or in index notation."""
-        return _printing.to_latex(self)
+    def to_latex(self, shared: bool = False) -> str:
+        """LaTeX, in matrix notation or in index notation; with `shared`, named terms first (an aligned block)."""
+        return _printing.to_latex(self, shared)
 
     @guard_depth
     def __str__(self) -> str:

@@ -6,7 +6,13 @@ cheap: a sum of products that differ in one factor becomes one product,
 
     A *(s) B1 + A *(s) B2  ->  A *(s) (B1 + B2)        (distributivity)
 
-so the Hessian of a logistic loss is one X' diag(c) X, not three.
+so the Hessian of a logistic loss is one X' diag(c) X, not three; and it writes the logistic function
+where the chain rule spelt it out (`textbook`):
+
+    exp(t) .* (1 + exp(t)).^-1  ->  sigmoid(t)           1 ./ (1 + exp(t))  ->  sigmoid(-t)
+    s - s.^2                    ->  s .* (1 - s)
+
+which is shorter, reads as a textbook does, and evaluates without overflow where exp(t) would.
 """
 
 from __future__ import annotations
@@ -16,6 +22,7 @@ from collections import defaultdict
 from . import _expr as E
 from ._expr import Expr
 from ._limits import NodeBudget
+from ._registry import lookup
 
 
 def simplify(expr: Expr) -> Expr:
@@ -24,9 +31,81 @@ def simplify(expr: Expr) -> Expr:
 
     def factored(node: Expr) -> Expr:
         budget.check()
-        return factor_sum(node, budget) if node.op == "add" else node
+        node = textbook(node)
+        return textbook(factor_sum(node, budget)) if node.op == "add" else node
 
     return E.rewrite(expr, then=factored)
+
+
+# ---------------------------------------------------------------------------------------------
+# Textbook forms: the logistic function
+
+
+def textbook(node: Expr) -> Expr:
+    """`node` with the logistic function written as such (see the module docstring); others unchanged."""
+    if node.op == "einsum":
+        return _sigmoid_factors(node)
+    if node.op == "add":
+        return _one_minus_factored(node)
+    return node
+
+
+def _one_plus_exp(node: Expr) -> Expr | None:
+    """t, where node is 1 + exp(t)."""
+    if node.op == "add" and len(node.args) == 2:
+        for one, other in (node.args, node.args[::-1]):
+            if (one.op == "ones" or E.is_const(one, 1.0)) and other.op == "exp":
+                return other.args[0]
+    return None
+
+
+def _power_of_exp(node: Expr, t: Expr) -> float:
+    """p where node is exp(t).^p, else 0."""
+    if node.op == "exp" and node.args[0] is t:
+        return 1.0
+    if node.op == "pow" and node.args[0].op == "exp" and node.args[0].args[0] is t:
+        return float(node.attrs[0])
+    return 0.0
+
+
+def _sigmoid_factors(node: Expr) -> Expr:
+    """exp(t).^p .* (1 + exp(t)).^-q on the same indices = sigmoid(t).^p .* sigmoid(-t).^(q - p), p <= q."""
+    factors = list(zip(node.args, node.attrs[0]))
+    changed = True
+    while changed:
+        changed = False
+        for k, (factor, labels) in enumerate(factors):
+            t = _one_plus_exp(factor.args[0]) if factor.op == "pow" and factor.attrs[0] < 0 else None
+            if t is None:
+                continue
+            q = -float(factor.attrs[0])
+            partner = next((j for j, (g, ls) in enumerate(factors) if ls == labels and _power_of_exp(g, t)), None)
+            p = _power_of_exp(factors[partner][0], t) if partner is not None else 0.0
+            if p > q or p < 0:
+                continue
+            sigmoid = lookup("sigmoid")
+            new = [(E.power(sigmoid(t), p), labels)] if p else []
+            if q > p:
+                new.append((E.power(sigmoid(E.scale(-1.0, t)), q - p), labels))
+            factors = [f for j, f in enumerate(factors) if j not in (k, partner)] + new
+            changed = True
+            break
+    if len(factors) == len(node.args) and all(a is f for a, (f, _) in zip(node.args, factors)):
+        return node
+    return E.einsum([f for f, _ in factors], [ls for _, ls in factors], node.attrs[1])
+
+
+def _one_minus_factored(node: Expr) -> Expr:
+    """c*s - c*s.^2 = c*s .* (1 - s): the derivative of the logistic function, as textbooks write it."""
+    if len(node.args) != 2:
+        return node
+    (c1, b1), (c2, b2) = (E.split_coefficient(term) for term in node.args)
+    for (ca, a), (cb, b) in (((c1, b1), (c2, b2)), ((c2, b2), (c1, b1))):
+        if b.op == "pow" and b.attrs[0] == 2.0 and b.args[0] is a and cb == -ca and a.ndim == node.ndim:
+            labels = tuple(range(a.ndim))
+            one_minus = E.add([E.ones(a.shape) if a.ndim else E.const(1.0), E.scale(-1.0, a)])
+            return E.scale(ca, E.einsum([a, one_minus], [labels, labels], labels))
+    return node
 
 
 def _holes(base: Expr):

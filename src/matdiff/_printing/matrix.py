@@ -203,6 +203,13 @@ _STRUCTURAL_DOCS: dict[str, Callable[[Expr, list[Doc]], Doc]] = {
 
 
 def _product_doc(items: list[_Item], out: tuple[int, ...], row: bool = False) -> Doc:
+    if len(out) == 1 and len(items) > 2:  # v[i]*(M*u)[i]: v.*(M*u), as textbooks write it, not diag(v)*M*u
+        for k, item in enumerate(items):
+            rest = [other for other in items[:k] + items[k + 1 :] if other.ndim > 0]
+            if item.ndim == 1 and item.labels == out and not item.is_delta and _covers(rest, out):
+                scalars = [other.doc for other in items if other.ndim == 0]
+                doc = _product(scalars, [Hadamard((item.doc, _product_doc(rest, out)))])
+                return Transpose(doc) if row else doc
     scalars = [item.doc for item in items if item.ndim == 0]
     operands = [(item.factor(), item.labels) for item in items if item.ndim > 0]
     try:

@@ -130,6 +130,13 @@ def _render(doc: Doc, target: Target) -> tuple[str, int]:
             number = target.negative_exponent.format(number)
         return spelling.format(_operand(doc.base, target.postfix_operand, target), number), POWER
     if isinstance(doc, Hadamard):
+        reciprocals = [f for f in doc.factors if isinstance(f, ElementwiseDivide) and f.numerator == Number(1.0)]
+        if reciprocals and len(reciprocals) < len(doc.factors):  # x.*(1./y) reads x./y
+            others = [f for f in doc.factors if f not in reciprocals]
+            numerator = others[0] if len(others) == 1 else Hadamard(tuple(others))
+            denominator = reciprocals[0].denominator if len(reciprocals) == 1 else Hadamard(
+                tuple(r.denominator for r in reciprocals))
+            return _render(ElementwiseDivide(numerator, denominator), target)
         return _operator(target.hadamard, doc.factors, target)
     if isinstance(doc, Divide):
         return _operator(target.divide, (doc.numerator, doc.denominator), target)
@@ -251,8 +258,10 @@ LATEX = Target(
     brackets=(r"\left(", r"\right)"),
     symbol=_latex_symbol,
     function=_latex_function,
-    product=Infix(" ", _never),  # as it always printed, though a Hadamard factor then reads ambiguously
-    hadamard=Infix(r" \odot ", _never),
+    # juxtaposition binds more tightly than the element-wise operators, as a reader takes A x \odot y:
+    # an element-wise product or quotient inside a product is bracketed, A \left(x \odot y\right)
+    product=Infix(" ", lambda k, d: isinstance(d, (Hadamard, ElementwiseDivide))),
+    hadamard=Infix(r" \odot ", lambda k, d: k > 0 and isinstance(d, ElementwiseDivide)),
     divide=Template(r"\frac{{{}}}{{{}}}"),
     elementwise_divide=Infix(r" \oslash "),
     transpose="{}^{{\\top}}",
