@@ -20,9 +20,9 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from hypothesis import HealthCheck, Phase, given, seed, settings  # noqa: E402
+from tests import fuzzing  # noqa: E402
 
 import matdiff as md  # noqa: E402
-from tests import fuzzing  # noqa: E402
 
 
 def main(argv: list[str] | None = None) -> int:
