@@ -372,6 +372,8 @@ def test_the_menu_of_examples(open_page):
 
 def test_the_state_is_kept_in_the_url(open_page):
     page = open_page()
+    page.wait_for_selector('select[data-variable="X"]')  # the default expression's variables, shown
+    assert urllib.parse.urlsplit(page.url).query == ""  # an untouched page has no state in its URL
     history = page.evaluate("() => history.length")
     expression = "x'*S*x + sum(exp(x))"
     type_expression(page, expression, "S", "x")

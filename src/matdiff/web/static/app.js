@@ -216,7 +216,9 @@
     return { ...state.chosen }; // the server ignores names that are not in the expression
   }
 
-  async function refreshVariables() {
+  /** Ask the server for the expression's variables and show them; `initial`: the page's first look at
+   * its default expression, which leaves the URL as it is (a page nobody has touched has no query). */
+  async function refreshVariables(initial = false) {
     const expression = $("expression").value;
     const seq = ++state.seq;
     if (!expression.trim()) {
@@ -231,7 +233,7 @@
       clearError();
       pruneChosen(data.variables);
       renderVariables(data.variables);
-      syncUrl();
+      if (initial !== true) syncUrl();
     } else {
       clearVariables("none shown: the expression has an error (Differentiate says which)");
     }
@@ -240,7 +242,7 @@
   let timer = null;
   function scheduleVariables() {
     clearTimeout(timer);
-    timer = setTimeout(refreshVariables, 250);
+    timer = setTimeout(() => refreshVariables(), 250);
   }
 
   // The result -----------------------------------------------------------------------------------------
@@ -575,6 +577,6 @@
     loadExamples();
     document.body.dataset.ready = "true";
     if (restoreFromUrl()) differentiate();
-    else refreshVariables();
+    else refreshVariables(true);
   });
 })();
