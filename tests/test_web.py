@@ -4,8 +4,8 @@ The test types an expression, chooses kinds, presses the button, finds the rende
 steps, checks the text result against md.diff numerically, then types bad input and finds the error.
 The Export code panel's NumPy module is run and compared with NumPy formulas, and choosing another
 backend changes the module's import line.
-It keeps a screenshot in tests/artifacts/web.png; with MATDIFF_UPDATE_SCREENSHOT=1 it also rewrites
-docs/screenshot.png (the README's picture), so ordinary runs leave the tree clean.
+It keeps screenshots in tests/artifacts/ (web.png, web-error.png); the pictures of docs/ are
+tests/test_web_page.py's, at 1280 px and 375 px.
 """
 
 from __future__ import annotations
@@ -98,8 +98,6 @@ def test_derivative_of_a_inv_x_b(page):
 
     ARTIFACTS.mkdir(exist_ok=True)
     page.screenshot(path=str(ARTIFACTS / "web.png"), full_page=True)
-    if os.environ.get("MATDIFF_UPDATE_SCREENSHOT") == "1":
-        page.screenshot(path=str(ROOT / "docs" / "screenshot.png"), full_page=True)
 
 
 def import_lines(code: str) -> list[str]:

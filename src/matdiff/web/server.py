@@ -284,6 +284,11 @@ async def _index(request: Request) -> Response:
     return FileResponse(STATIC / "index.html", media_type="text/html")
 
 
+async def _favicon(request: Request) -> Response:
+    # browsers ask for /favicon.ico whatever the page links: the SVG the page links (a ∂), not a 404
+    return FileResponse(STATIC / "favicon.svg", media_type="image/svg+xml")
+
+
 async def _health(request: Request) -> Response:
     runner: Runner = request.app.state.runner
     return JSONResponse(
@@ -454,7 +459,8 @@ def create_app(
     host: str = "127.0.0.1",
     allow_hosts: Iterable[str] = (),
 ) -> Starlette:
-    """The Starlette application: the page at /, static files at /static, the API under /api.
+    """The Starlette application: the page at /, static files at /static (the page's icon also at
+    /favicon.ico), the API under /api.
 
     `time_limit` (seconds from when a request gets a worker), `workers`, `memory_limit` (MB per worker,
     0: none), `queue_size` and `queue_wait` (seconds) are the Runner's; `read_timeout` bounds the reading
@@ -464,6 +470,7 @@ def create_app(
     app = Starlette(
         routes=[
             Route("/", _index),
+            Route("/favicon.ico", _favicon),
             Route("/api/health", _health),
             Route("/api/variables", _endpoint("variables"), methods=["POST"]),
             Route("/api/diff", _endpoint("diff"), methods=["POST"]),
