@@ -9,7 +9,7 @@ import numpy as np
 
 from . import _codegen
 from ._errors import ArgumentError, EvaluationError
-from ._expr import Dim, Expr, postorder
+from ._expr import Dim, Expr, postorder, unfixed_size
 from ._shapes import dim_classes
 
 _NOT_REAL = {"c": "complex", "U": "text", "S": "bytes", "M": "a date", "m": "a time span", "V": "a record"}
@@ -131,7 +131,7 @@ def _check_sizes(plan: _Plan, arrays: Mapping[str, np.ndarray]) -> None:
         if shape != expected:
             unknown = [root for root, size in zip(roots, expected) if size == -1]
             if unknown:
-                raise EvaluationError(f"the size {unknown[0]} is unknown: give a value for the variable it belongs to")
+                raise EvaluationError(unfixed_size(unknown[0]))
             raise EvaluationError(f"{name} has shape {arrays[name].shape}, expected {expected}")
 
 
