@@ -312,7 +312,10 @@ def test_errors_print_the_message_unchanged_and_as_json():
     with pytest.raises(md.ShapeError) as caught:
         md.parse("x*y")
     result = run("diff", "x*y", "--wrt", "x")
-    assert (result.returncode, result.stderr) == (1, f"error: {caught.value}\n")
+    # the message, with its advice in the command line's terms (--kind x=scalar, not md.parse(...))
+    assert caught.value.base is not None and "md.parse(text, x='scalar')" in str(caught.value)
+    expected = f"{caught.value.base}\n(kinds tried first: x=vector, y=vector; declare kinds, e.g. --kind x=scalar)"
+    assert (result.returncode, result.stderr) == (1, f"error: {expected}\n")
     result = run("diff", "a'*+*b", "--wrt", "X", "--json")
     assert result.returncode == 1
     error = json.loads(result.stdout)["error"]
