@@ -196,3 +196,12 @@ def test_a_matrix_to_the_power_0_is_the_identity_of_its_size_and_no_longer_depen
     zero = md.diff(expr, md.matrix("A")).evaluate({"A": A})
     np.testing.assert_array_equal(zero, np.zeros((3, 3, 3, 3)))
     np.testing.assert_allclose(md.parse("A^0*x").evaluate({"A": A, "x": A[0]}), A[0])  # eye*x = x
+
+
+def test_check_reports_a_size_nothing_fixes_at_once():
+    message = message_of(lambda: md.check("tr(eye) + x'*x", "x", seed=0))
+    assert message.startswith("the size of eye is not fixed") and "could not draw" not in message
+    assert not INTERNAL.search(message)
+    status, body = _work.run("diff", {"expression": "sum(vector(1))*t", "kinds": {"t": "scalar"}, "wrt": "t"})
+    assert status == 200 and body["check"]["passed"] is None  # the derivative all the same
+    assert body["check"]["text"].startswith("no check: the length of vector(c) is not fixed")

@@ -41,7 +41,7 @@ import numpy as np
 from . import numeric
 from ._api import expression
 from ._diff import diff, resolve_variable
-from ._errors import ArgumentError, DiffError, EvaluationError, MatdiffError, ShapeError, advised
+from ._errors import ArgumentError, DiffError, EvaluationError, MatdiffError, ShapeError, UnfixedSizeError, advised
 from ._evaluate import evaluate
 from ._expr import Expr, postorder, variables
 from ._limits import limits
@@ -501,6 +501,8 @@ def _outside_domain(roots: list[Expr], values: Mapping[str, Any]) -> str:
     try:
         with np.errstate(all="ignore"):
             results = evaluate([*roots, *(n.args[0] for n in probes)], values)
+    except UnfixedSizeError:
+        raise  # no values evaluate it: say so now, not after drawing others
     except MatdiffError as error:
         return str(error)
     for root, value in zip(roots, results):

@@ -55,6 +55,11 @@ class EvaluationError(MatdiffError, ValueError):
     """A missing, mis-shaped or invalid value at evaluation."""
 
 
+class UnfixedSizeError(EvaluationError):
+    """A size that nothing in the expression fixes (`tr(eye)`): no values can evaluate it, so md.check
+    reports it at once instead of drawing other values. Not exported: it is an md.EvaluationError."""
+
+
 class NestingError(MatdiffError):
     """An expression nested too deeply to process."""
 
