@@ -190,7 +190,7 @@ def test_a_matrix_to_the_power_0_is_the_identity_of_its_size_and_no_longer_depen
     A = np.random.default_rng(4).normal(size=(3, 3))
     assert expr.variables == {}  # A only gives the size
     np.testing.assert_array_equal(expr.evaluate({"A": A}), np.eye(3))  # a value for A gives that size
-    np.testing.assert_array_equal(md.parse(str(expr)).evaluate({"A": A}), np.eye(3))  # its text evaluates too
+    assert str(expr) == "eye"  # printed as the identity, its size not written: the text alone has no size
     with pytest.raises(md.DiffError, match="md.matrix"):
         md.diff(expr, "A")
     zero = md.diff(expr, md.matrix("A")).evaluate({"A": A})
