@@ -672,7 +672,7 @@ def size_unknown_in_text(error: Exception, text: str) -> bool:
     nothing in the text fixes: matdiff prints those plainly (no size witnesses), stating the size beside the
     result, so such text does not round-trip to numbers on its own."""
     constant = "eye" in text or "vector(" in text or "matrix(" in text
-    return constant and isinstance(error, md.EvaluationError) and "fixed by nothing" in str(error)
+    return constant and isinstance(error, md.EvaluationError) and "is not fixed by any variable" in str(error)
 
 
 def round_trip(expr: md.Expr, values: Mapping[str, Any], what: str, stats: Stats | None) -> None:

@@ -361,7 +361,8 @@ ROUND_TRIP = [  # text, kinds, NumPy reference
     ("(-t)^2 - t^3", {"t": S}, lambda v: v["t"] ** 2 - v["t"] ** 3),
     ("-t^2", {"t": S}, lambda v: -(v["t"] ** 2)),
     ("x/t/s", {"t": S, "s": S}, lambda v: v["x"] / v["t"] / v["s"]),
-    ("t^s^2", {"t": S, "s": S}, lambda v: v["t"] ** (v["s"] ** 2)),
+    ("t^s^2", {"t": S, "s": S}, lambda v: (v["t"] ** v["s"]) ** 2),  # ^ reads left to right, as in MATLAB
+    ("t^(s^2)", {"t": S, "s": S}, lambda v: v["t"] ** (v["s"] ** 2)),
     ("2^t", {"t": S}, lambda v: 2 ** v["t"]),
     ("sigmoid(x) .* relu(x) + abs(x) .* sign(x)", {},
      lambda v: _sigmoid(v["x"]) * np.maximum(v["x"], 0) + np.abs(v["x"]) * np.sign(v["x"])),

@@ -312,7 +312,10 @@ def test_errors_print_the_message_unchanged_and_as_json():
     with pytest.raises(md.ShapeError) as caught:
         md.parse("x*y")
     result = run("diff", "x*y", "--wrt", "x")
-    assert (result.returncode, result.stderr) == (1, f"error: {caught.value}\n")
+    # the message, with its advice in the command line's terms (--kind x=scalar, not md.parse(...))
+    assert caught.value.base is not None and "md.parse(text, x='scalar')" in str(caught.value)
+    expected = f"{caught.value.base}\n(kinds tried first: x=vector, y=vector; declare kinds, e.g. --kind x=scalar)"
+    assert (result.returncode, result.stderr) == (1, f"error: {expected}\n")
     result = run("diff", "a'*+*b", "--wrt", "X", "--json")
     assert result.returncode == 1
     error = json.loads(result.stdout)["error"]
@@ -345,3 +348,94 @@ def test_help_is_useful():
     words = ("--wrt", "--order", "--kind", "--layout", "--latex", "--steps", "--check", "--json", "numerator", "--code")
     for word in (*words, "--name", "array_api"):
         assert word in sub.stdout
+
+
+# readable results (issue 10) ---------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("typed", "wrt", "shown"),
+    [
+        ("x'*a", "x", "x'*a"),  # md prints a'*x
+        ("tr(X'*A*X)", "X", "tr(X'*A*X)"),  # md prints tr(A*X*X') or the like
+        ("y.*(X*w)", "w", "y.*(X*w)"),  # md prints diag(y)*X*w
+        ("  x' *\n  A\t*x  ", "x", "x' * A *x"),  # whitespace: runs made one space, none at the ends
+    ],
+)
+def test_the_input_is_echoed_as_typed_in_text_and_json(typed, wrt, shown):
+    text = run("diff", typed, "--wrt", wrt)
+    assert text.returncode == 0, text.stderr
+    assert fields(text.stdout)["expression"] == shown
+    data = json.loads(run("diff", typed, "--wrt", wrt, "--json").stdout)
+    assert data["input"] == shown
+    assert data["expression"] == str(md.parse(typed))  # matdiff's own print, unchanged
+    # both mean the same function
+    f = md.parse(typed)
+    values = random_values(f.variables, np.random.default_rng(1), n=3)
+    np.testing.assert_allclose(md.parse(shown).evaluate(values), f.evaluate(values), rtol=1e-12)
+
+
+def test_kind_advice_is_given_as_a_command_line_option():
+    result = run("diff", "x*y", "--wrt", "x")
+    assert result.returncode == 1
+    assert "declare kinds, e.g. --kind x=scalar" in result.stderr
+    assert "md.parse" not in result.stderr and "x='scalar'" not in result.stderr
+    error = json.loads(run("diff", "x*y", "--wrt", "x", "--json").stdout)["error"]
+    assert "--kind x=scalar" in error["message"] and "md.parse" not in error["message"]
+    # the advice names a variable of the expression, and works: x a scalar makes x*y a vector
+    result = run("diff", "x*y", "--wrt", "x", "--kind", "x=scalar", "--quiet")
+    assert result.returncode == 0, result.stderr
+    for command in ("check", "explain"):
+        result = run(command, "u*v", "--wrt", "u")
+        assert result.returncode == 1 and "--kind u=scalar" in result.stderr and "md." not in result.stderr
+
+
+def test_a_limit_error_gives_no_python_advice():
+    result = run("diff", "A^100000", "--wrt", "A")
+    assert result.returncode == 1
+    assert "exceeds matdiff's limit max_matrix_power" in result.stderr and "md.limits" not in result.stderr
+    assert result.stderr.rstrip().endswith("^")  # the caret under the input stays last
+
+
+@pytest.mark.parametrize(
+    ("args", "typo", "suggested"),
+    [
+        (["diff", "x'*x", "--laytout", "numerator"], "--laytout", "--layout"),
+        (["diff", "x'*x", "--laytout=numerator"], "--laytout", "--layout"),
+        (["diff", "--laytout", "numerator", "x'*x"], "--laytout", "--layout"),
+        (["x'*x", "--wtr", "x"], "--wtr", "--wrt"),  # the default command
+        (["check", "x'*x", "--sede", "3"], "--sede", "--seed"),
+        (["explain", "x'*x", "--markdwn"], "--markdwn", "--markdown"),
+        (["serve", "--prot", "8001"], "--prot", "--port"),
+    ],
+)
+def test_a_mistyped_option_is_named_with_the_nearest_ones(args, typo, suggested):
+    result = run(*args)
+    assert result.returncode == 2 and result.stdout == ""
+    message = " ".join(result.stderr.replace("│", " ").split())  # rich wraps usage errors in a box
+    assert f"No such option: {typo}" in message
+    assert "Possible options:" in message and suggested in message.partition("Possible options:")[2]
+    assert "unexpected extra argument" not in message
+
+
+def test_an_extra_argument_and_a_leading_minus_still_work():
+    result = run("diff", "x'*x", "--wrt", "x", "extra")
+    assert result.returncode == 2 and "unexpected extra argument (extra)" in " ".join(result.stderr.split())
+    result = run("diff", "--x'*x", "--wrt", "x", "--quiet")  # --x is -(-x), not an option
+    assert result.returncode == 0, result.stderr
+    assert_same_derivative(result.stdout.strip(), "x'*x", ["x"])
+    result = run("diff", "x'*x", "--zzz")
+    assert result.returncode == 2 and "No such option: --zzz" in " ".join(result.stderr.replace("│", " ").split())
+
+
+@pytest.mark.parametrize("command", [[], ["diff"], ["check"], ["explain"], ["serve"]])
+def test_flags_are_shown_without_a_value_in_help(command):
+    result = run(*command, "--help")
+    assert result.returncode == 0
+    assert "<bool>" not in result.stdout
+    flags = {"diff": ["--latex", "--steps", "--check", "--json", "--quiet"], "explain": ["--markdown", "--latex"]}
+    for flag in [*flags.get(command[0] if command else "", []), "--help"]:
+        line = next(line for line in result.stdout.splitlines() if f"{flag} " in line)
+        # the flag's name, then straight to its help text: no metavar column
+        after = line.split(flag, 1)[1].replace("│", "").split()
+        assert after and after[0][0].isupper(), line

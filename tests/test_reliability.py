@@ -252,7 +252,7 @@ def test_an_identity_whose_size_nothing_in_the_text_fixes(text: str) -> None:
     assert float(expr.evaluate(values)) == expected
     printed = str(expr)
     assert "tr(eye)" in printed and "^0" not in printed
-    with pytest.raises(md.EvaluationError, match="eye, vector.c. or matrix.c. is fixed by nothing"):
+    with pytest.raises(md.EvaluationError, match="the size of eye is not fixed by any variable"):
         md.parse(printed).evaluate(values)
 
 

@@ -1,9 +1,30 @@
-"""matdiff: symbolic matrix calculus. Derivatives of scalar, vector and matrix expressions.
+"""matdiff: symbolic matrix calculus. Derivatives of scalar, vector and matrix expressions, of any order,
+printed in matrix notation (or index notation where no matrix form exists) and evaluated with NumPy.
 
 >>> import matdiff as md
->>> f = md.parse("x'*A*x")
->>> print(md.diff(f, "x"))
+>>> f = md.parse("x'*A*x")          # MatrixCalculus.org's syntax; x is a vector, A a matrix
+>>> g = md.diff(f, "x")             # the gradient: shape f.shape + x.shape
+>>> print(g)
 A*x + A'*x
+>>> print(md.diff(f, "x", "x"))     # the Hessian
+A + A'
+
+## Where to start
+
+- **Expressions**: `parse` reads text (kinds declared by keyword: `md.parse("x'*S*x", S="symmetric")`);
+  `scalar`, `vector`, `matrix` and `symmetric` make variables for Python operators (`@` is the matrix
+  product). Every function of the syntax is also `md.NAME` (`md.exp`, `md.logdet`, `md.softmax`, ...).
+  An expression is an `Expr`: `str(expr)` is text that parses back, `expr.to_latex()` is LaTeX.
+- **Derivatives**: `diff(f, *wrt)` of any order; `explain` derives step by step, one named rule at a time.
+  `matdiff.views` gives layouts (gradient or numerator), index notation and flattened Jacobians.
+- **Numbers**: `Expr.evaluate` and `evaluate` compute values with NumPy; `codegen` and `compile` write the
+  value and the derivative as a Python function for NumPy, JAX, PyTorch or the Array API.
+- **Checks**: `check` compares a symbolic derivative with a numerical one; `check_gradient` checks a
+  gradient written by hand; `matdiff.numeric` differentiates any Python function numerically.
+- **Errors** derive from `MatdiffError`; `limits` bounds the work of one call.
+
+The command line (`matdiff diff "x'*A*x" --wrt x`) and the local web page (`matdiff serve`) are described
+in the README; the syntax, kinds and shapes in docs/syntax.md.
 """
 
 from . import numeric, views

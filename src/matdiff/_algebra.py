@@ -297,17 +297,20 @@ def norm1(a: Operand) -> Expr:
 
 def eye(n: E.Dim | None = None) -> Expr:
     """The identity matrix; its size is inferred from where it is used unless given."""
-    return E.delta(n if n is not None else E.fresh_dim())
+    return E.delta(n if n is not None else E.fresh_dim("n_eye", "the size of eye", "eye*x"))
 
 
 @_composite("vector", r"\mathbf{{1}}")
 def constant_vector(c: Operand = 1.0, n: E.Dim | None = None) -> Expr:
     """vector(c): a vector with every entry c, its length inferred from use."""
-    return E.scale(as_expr(c), E.ones((n if n is not None else E.fresh_dim(),)))
+    length = n if n is not None else E.fresh_dim("n_vector", "the length of vector(c)", "x + vector(1)")
+    return E.scale(as_expr(c), E.ones((length,)))
 
 
 @_composite("matrix", r"\mathbf{{1}}")
 def constant_matrix(c: Operand = 1.0, m: E.Dim | None = None, n: E.Dim | None = None) -> Expr:
     """matrix(c): a matrix with every entry c, its size inferred from use."""
-    shape = (m if m is not None else E.fresh_dim(), n if n is not None else E.fresh_dim())
+    rows = m if m is not None else E.fresh_dim("m_matrix", "the number of rows of matrix(c)", "A + matrix(1)")
+    columns = n if n is not None else E.fresh_dim("n_matrix", "the number of columns of matrix(c)", "A + matrix(1)")
+    shape = (rows, columns)
     return E.scale(as_expr(c), E.ones(shape))

@@ -41,7 +41,7 @@ import numpy as np
 from . import numeric
 from ._api import expression
 from ._diff import diff, resolve_variable
-from ._errors import ArgumentError, DiffError, EvaluationError, MatdiffError, ShapeError
+from ._errors import ArgumentError, DiffError, EvaluationError, MatdiffError, ShapeError, UnfixedSizeError, advised
 from ._evaluate import evaluate
 from ._expr import Expr, postorder, variables
 from ._limits import limits
@@ -316,7 +316,7 @@ def check(
     drawn = _draw_values([expr, *targets], nodes, given, np.random.default_rng(seed), sized=[derivative])
     claimed = np.asarray(evaluate([derivative], drawn)[0], dtype=np.float64)
     if not np.all(np.isfinite(claimed)):
-        raise EvaluationError("the symbolic derivative is not finite at these values; pass other values=")
+        raise advised(EvaluationError, "the symbolic derivative is not finite at these values", "values")
 
     names = tuple(node.attrs[0] for node in targets)
     last = targets[-1]
@@ -450,9 +450,8 @@ def _draw_values(
         failure = _outside_domain(roots, values)
         if not failure:
             return values
-    raise EvaluationError(
-        f"could not draw values in the expression's domain in {_ATTEMPTS} tries ({failure}); pass values="
-    )
+    base = f"could not draw values in the expression's domain in {_ATTEMPTS} tries ({failure})"
+    raise advised(EvaluationError, base, "values")
 
 
 def _bounded(sizes: dict[Any, int], free: list[Any], classes: DimClasses, roots: list[Expr]) -> dict[Any, int]:
@@ -502,6 +501,8 @@ def _outside_domain(roots: list[Expr], values: Mapping[str, Any]) -> str:
     try:
         with np.errstate(all="ignore"):
             results = evaluate([*roots, *(n.args[0] for n in probes)], values)
+    except UnfixedSizeError:
+        raise  # no values evaluate it: say so now, not after drawing others
     except MatdiffError as error:
         return str(error)
     for root, value in zip(roots, results):

@@ -59,9 +59,10 @@ def resolve_variable(original: Expr, current: Expr, item: str | Expr) -> Expr:
     if found is not None:
         return found
     names = ", ".join(sorted(original.free)) or "none"
+    maker = "matrix" if item[:1].isupper() else "vector"  # the kind the text syntax gives such a name
     raise DiffError(
         f"{item!r} does not occur in the expression (its variables: {names}); "
-        f"to differentiate by a variable that does not occur, pass it, e.g. md.scalar({item!r})"
+        f"to differentiate by a variable that does not occur, pass it, e.g. md.{maker}({item!r})"
     )
 
 

@@ -8,8 +8,8 @@ from typing import Any, NamedTuple
 import numpy as np
 
 from . import _codegen
-from ._errors import ArgumentError, EvaluationError
-from ._expr import Dim, Expr, postorder
+from ._errors import ArgumentError, EvaluationError, UnfixedSizeError
+from ._expr import Dim, Expr, postorder, unfixed_size
 from ._shapes import dim_classes
 
 _NOT_REAL = {"c": "complex", "U": "text", "S": "bytes", "M": "a date", "m": "a time span", "V": "a record"}
@@ -78,7 +78,7 @@ def evaluate(roots: Sequence[Expr], values: Mapping[str, Any]) -> list[np.ndarra
         try:
             function = plan.functions[owners] = _codegen.evaluator(roots, (*plan.variables, *owners))
         except ArgumentError as error:  # a size that no variable fixes
-            raise EvaluationError(str(error)) from None
+            raise UnfixedSizeError(str(error)) from None
     try:
         results = function(*arrays)  # it checks the shapes against each other, raising ValueError
     except np.linalg.LinAlgError as error:
@@ -131,7 +131,7 @@ def _check_sizes(plan: _Plan, arrays: Mapping[str, np.ndarray]) -> None:
         if shape != expected:
             unknown = [root for root, size in zip(roots, expected) if size == -1]
             if unknown:
-                raise EvaluationError(f"the size {unknown[0]} is unknown: give a value for the variable it belongs to")
+                raise UnfixedSizeError(unfixed_size(unknown[0]))
             raise EvaluationError(f"{name} has shape {arrays[name].shape}, expected {expected}")
 
 

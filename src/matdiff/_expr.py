@@ -26,11 +26,43 @@ Labels = tuple[int, ...]
 
 KINDS = ("scalar", "vector", "matrix", "symmetric")
 _fresh_dims = itertools.count(1)
+_FRESH_NAMES: dict[str, tuple[str, str, str]] = {}  # "_d7" -> ("n_eye", "the size of eye", "eye*x")
 
 
-def fresh_dim() -> str:
-    """A new dimension name, to be unified with others (for eye, vector(c), matrix(c))."""
-    return f"_d{next(_fresh_dims)}"
+def fresh_dim(shown: str = "n", what: str = "a size inferred from use", example: str = "") -> str:
+    """A new dimension name, to be unified with others (for eye, vector(c), matrix(c)). The name is
+    internal ("_d7"): messages and printed shapes show `shown` instead ("n_eye", see `dim_text`), and
+    `unfixed_size` says `what` it is, with an `example` of a use that fixes it."""
+    name = f"_d{next(_fresh_dims)}"
+    _FRESH_NAMES[name] = (shown, what, example)
+    return name
+
+
+def dim_text(dim: Dim) -> str:
+    """A dimension as people read it: a fixed size ("3"), a variable's size ("n_x", "m_A"), or for a size
+    inferred from use, the constant's ("n_eye", "n_vector", "m_matrix"), never an internal name."""
+    if isinstance(dim, int):
+        return str(dim)
+    fresh = _FRESH_NAMES.get(dim)
+    return dim if fresh is None else fresh[0]
+
+
+def unfixed_size(dim: Dim) -> str:
+    """The message for a size that no argument fixes: which size it is and how to fix it."""
+    fresh = _FRESH_NAMES.get(dim) if isinstance(dim, str) else None
+    if fresh is not None:
+        _, what, example = fresh
+        where = f" (as in {example})" if example else ""
+        return f"{what} is not fixed by any variable of the expression: use it where a variable gives it a size{where}"
+    owner = dim_owner(dim)
+    if owner is not None:
+        return f"the size {dim} is not fixed by any argument: give a value for {owner[0]}, whose size it is"
+    return f"the size {dim} is not fixed by any argument: give a variable that has it"
+
+
+def shape_words(shape: Sequence[Dim], times: str = " x ") -> str:
+    """A shape as people read it: "m_A x n_A", "n_eye x n_eye"; a scalar is "1 x 1"."""
+    return times.join(dim_text(d) for d in shape) or "1 x 1"
 
 
 class Expr:
@@ -595,8 +627,7 @@ def describe(node: Expr) -> str:
     text = _printing.to_text(node)
     if len(text) > 60:
         text = text[:57] + "..."
-    shape = " x ".join(str(d) for d in node.shape) or "1 x 1"
-    return f"{text} ({node.kind}, {shape})"
+    return f"{text} ({node.kind}, {shape_words(node.shape)})"
 
 
 def node_count() -> int:

@@ -12,7 +12,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass, fields
 from typing import Any
 
-from ._errors import MatdiffError
+from ._errors import MatdiffError, advised
 
 
 class LimitError(MatdiffError):
@@ -56,7 +56,7 @@ class Limits:
     def exceeded(self, name: str, what: str) -> LimitError:
         """The error for `what` going past the limit `name`."""
         value = getattr(self, name)
-        return LimitError(f"{what} exceeds md.limits.{name} = {value:,}; raise the limit if you mean it")
+        return advised(LimitError, f"{what} exceeds matdiff's limit {name} = {value:,}", "limit", limit=name)
 
 
 limits = Limits()

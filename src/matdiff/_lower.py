@@ -163,10 +163,7 @@ class _Lowering:
             return str(root)
         name = self.size_names.get(root)
         if name is None:
-            if str(root).startswith("_"):  # a size made for eye, vector(c) or matrix(c): no user's name
-                raise ArgumentError("the size of an eye, vector(c) or matrix(c) is fixed by nothing in the "
-                                    "expression: use it beside an operand whose size it takes")  # fmt: skip
-            raise ArgumentError(f"the size {root} is not fixed by any argument: give the variable that has it")
+            raise ArgumentError(E.unfixed_size(root))
         return name
 
     def estimate(self, dim: Dim) -> int:

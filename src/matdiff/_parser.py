@@ -15,7 +15,7 @@ from lark.exceptions import UnexpectedCharacters, UnexpectedEOF, UnexpectedInput
 
 from . import _algebra as A
 from . import _expr as E
-from ._errors import EvaluationError, MatdiffError, ParseError, ShapeError, _caret
+from ._errors import EvaluationError, MatdiffError, ParseError, ShapeError, _caret, advised, with_tail
 from ._expr import Expr
 from ._limits import LimitError
 from ._registry import REGISTRY
@@ -34,8 +34,11 @@ GRAMMAR = r"""
     | "-" unary -> neg
     | "+" unary
 ?power: postfix
-    | postfix "^" unary   -> pow
-    | postfix ".^" unary  -> epow
+    | power "^" exponent   -> pow
+    | power ".^" exponent  -> epow
+?exponent: postfix
+    | "-" exponent -> neg
+    | "+" exponent
 ?postfix: atom
     | postfix "'"         -> transpose
 ?atom: NUMBER             -> number
@@ -184,10 +187,9 @@ def _build_with_kinds(tree: Tree, text: str, names: list[str], hints: set[str], 
     assert first_error is not None
     undeclared = [n for n in names if n not in declared]
     if undeclared:
-        kinds_used = ", ".join(f"{n}={base[n]!r}" for n in names)
-        raise ShapeError(
-            f"{first_error}\n(kinds tried first: {kinds_used}; declare kinds, e.g. md.parse(text, x='scalar'))"
-        ) from None
+        # the kinds tried, and an example that names a variable of the expression; front ends phrase it
+        kinds_used = ", ".join(f"{n}={base[n]}" for n in names)
+        raise advised(ShapeError, str(first_error), "kinds", tried=kinds_used, name=undeclared[0]) from None
     raise first_error
 
 
@@ -246,7 +248,7 @@ def _build(tree: Tree, text: str, kinds: Mapping[str, str]) -> Expr:
             return _node(node, args, variables)
         except (ShapeError, EvaluationError, LimitError) as error:  # a caret under the part that failed
             position = node.meta.start_pos if not node.meta.empty else 0
-            raise type(error)(f"{error}\n{_caret(text, position)}") from None
+            raise with_tail(error, f"\n{_caret(text, position)}") from None
 
     return _bottom_up(tree, visit)
 

@@ -28,6 +28,7 @@ from dataclasses import dataclass
 from typing import Any, NamedTuple
 
 import matdiff as md
+from matdiff._expr import dim_text
 
 LAYOUTS: tuple[str, ...] = md.views.LAYOUTS
 """The layouts a derivative is printed in: "gradient" (the default) and "numerator"."""
@@ -38,7 +39,11 @@ CODE_NAME = "value_and_derivative"
 
 
 class ArgumentNames(NamedTuple):
-    """How a front end spells its arguments in error messages: as options (--wrt) or as JSON fields ('wrt')."""
+    """How a front end spells its arguments in error messages: as options (--wrt) or as JSON fields ('wrt').
+
+    `kind` is how it declares a variable's kind, with {name} and {kind} to fill in: the advice of an error
+    whose input did not type-check with the kinds inferred (see `error_message`).
+    """
 
     wrt: str = "'wrt'"
     order: str = "'order'"
@@ -46,10 +51,11 @@ class ArgumentNames(NamedTuple):
     seed: str = "'seed'"
     code: str = "'code'"
     name: str = "'name'"
+    kind: str = '{name}: {kind} (the kind menus on the page, "kinds" in the API)'
 
 
 FIELD_NAMES = ArgumentNames()
-"""The web API's spelling, the default: its JSON fields, quoted."""
+"""The web API's (and page's) spelling, the default: its JSON fields, quoted."""
 
 
 class UsageError(md.ArgumentError):
@@ -146,8 +152,16 @@ def check_code_name(name: Any, names: ArgumentNames = FIELD_NAMES) -> str:
     return name
 
 
+def echo(text: str) -> str:
+    """The input as typed, to show back beside the result: every run of whitespace (spaces, tabs, newlines)
+    made one space, and none at either end. "x'*a" stays x'*a, where md prints the expression as a'*x."""
+    return " ".join(text.split())
+
+
 def parse(text: str, kinds: Mapping[str, str] | None = None) -> md.Expr:
-    """md.parse(text) with the declared `kinds` ({"X": "symmetric"}); the others are inferred."""
+    """md.parse(text) with the declared `kinds` ({"X": "symmetric"}); the others are inferred.
+
+    Its errors advise in Python's terms: front ends show them with `error_message`."""
     return md.parse(text, **dict(kinds or {}))
 
 
@@ -160,7 +174,8 @@ class Derived:
 
     `derivation`, `report` and `code` are None where the steps, the check or the code were not asked for,
     or where they failed in a tolerant `derive`: then `steps_error`, `check_error` or `code_error` says why.
-    `code` is the source of the module md.codegen writes for the value and the derivative.
+    `code` is the source of the module md.codegen writes for the value and the derivative. `input` is the
+    text as typed, its whitespace normalised (`echo`); `expression` is what it parsed to.
     """
 
     input: str
@@ -218,24 +233,25 @@ def derive(
         except md.MatdiffError as error:
             if not tolerant:
                 raise
-            steps_error = str(error)
+            steps_error = error_message(error, names)
     if check:
         try:
             report = md.check(expr, *variables, seed=seed, rtol=rtol)
         except md.MatdiffError as error:
             if not tolerant:
                 raise
-            check_error = str(error)
+            check_error = error_message(error, names)
     if code is not None:
         try:
             source = md.codegen(expr, derivative, backend=code, name=function_name)
         except md.MatdiffError as error:
             if not tolerant:
                 raise
-            code_error = str(error)
+            code_error = error_message(error, names)
     return Derived(
-        text, expr, variables, layout, derivative, derivation, steps_error, report, check_error, source, code_error
-    )
+        echo(text), expr, variables, layout, derivative, derivation, steps_error, report, check_error, source,
+        code_error,
+    )  # fmt: skip
 
 
 # The JSON objects ------------------------------------------------------------------------------------
@@ -244,10 +260,11 @@ def derive(
 def derivative_json(derived: Derived) -> dict[str, Any]:
     """The derivative's JSON object, the same from `matdiff diff --json` and `POST /api/diff`:
 
-    expression, input, expression_latex, variables, wrt, layout, derivative, latex, shape, shape_text,
-    kind; then "steps" (see `steps_json`) where the steps were asked for, "check" (see `check_json`)
-    where the check was, and "code" (the module's source) where code was. Where md.codegen failed in a
-    tolerant `derive`, "code" is None and "code_error" says why.
+    expression (as md prints it: "a'*x"), input (as typed, its whitespace normalised: "x'*a"),
+    expression_latex, variables, wrt, layout, derivative, latex, shape, shape_text, kind; then "steps"
+    (see `steps_json`) where the steps were asked for, "check" (see `check_json`) where the check was,
+    and "code" (the module's source) where code was. Where md.codegen failed in a tolerant `derive`,
+    "code" is None and "code_error" says why.
     """
     expr, derivative = derived.expression, derived.derivative
     data: dict[str, Any] = {
@@ -377,31 +394,52 @@ def variables_json(text: str, kinds: Mapping[str, str] | None = None) -> dict[st
     }
 
 
-def error_detail(error: md.MatdiffError) -> dict[str, Any]:
-    """What went wrong, for JSON: the error's type (its md.* name), message, and for an md.ParseError the
-    position in the input and the reason without the caret lines (None otherwise)."""
-    detail: dict[str, Any] = {"type": _public_name(error), "message": str(error), "position": None, "reason": None}
+def error_message(error: md.MatdiffError, names: ArgumentNames = FIELD_NAMES) -> str:
+    """The error's message as the front end that `names` spells should show it: where md's message ends in
+    advice for Python (md.parse(text, x='scalar'), md.limits, values=), the same advice in the front end's
+    terms (--kind x=scalar, or the page's kind menus and "kinds"); otherwise the message unchanged."""
+    if error.hint is None or error.base is None:
+        return str(error)
+    hint, details = error.hint
+    if hint == "kinds":
+        example = names.kind.format(name=details["name"], kind="scalar")
+        advice = f"\n(kinds tried first: {details['tried']}; declare kinds, e.g. {example})"
+    elif hint == "values":
+        advice = f"; try another {names.seed}"
+    elif hint == "limit":
+        advice = ""  # md.limits is set in Python: neither front end can raise it
+    else:  # pragma: no cover - every hint md gives is handled above
+        return str(error)
+    return error.base + advice + error.tail
+
+
+def error_detail(error: md.MatdiffError, names: ArgumentNames = FIELD_NAMES) -> dict[str, Any]:
+    """What went wrong, for JSON: the error's type (its md.* name), message (`error_message`), and for an
+    md.ParseError the position in the input and the reason without the caret lines (None otherwise)."""
+    message = error_message(error, names)
+    detail: dict[str, Any] = {"type": _public_name(error), "message": message, "position": None, "reason": None}
     if isinstance(error, md.ParseError):
         detail.update(position=error.position, reason=error.reason)
     return detail
 
 
-def error_json(error: md.MatdiffError) -> dict[str, Any]:
+def error_json(error: md.MatdiffError, names: ArgumentNames = FIELD_NAMES) -> dict[str, Any]:
     """{"error": error_detail(error)}: the object `matdiff ... --json` prints for an error in the input."""
-    return {"error": error_detail(error)}
+    return {"error": error_detail(error, names)}
 
 
 # Shapes ----------------------------------------------------------------------------------------------
 
 
 def shape_json(expr: md.Expr) -> list[int | str]:
-    """The shape, a dimension per entry: a number where it is fixed, else its name ("m_X")."""
-    return [d if isinstance(d, int) else str(d) for d in expr.dims]
+    """The shape, a dimension per entry: a number where it is fixed, else its name ("m_X"; a size that only
+    a constant has is named after it: "n_eye", "n_vector", "m_matrix", "n_matrix")."""
+    return [d if isinstance(d, int) else dim_text(d) for d in expr.dims]
 
 
 def shape_text(expr: md.Expr, times: str = " x ") -> str:
     """The shape in words, for people: "m_X x n_X (matrix)", "1 x n_a (row vector)", "scalar"."""
-    dims = [str(d) for d in expr.dims]
+    dims = [dim_text(d) for d in expr.dims]
     if not dims:
         return "scalar"
     if expr.kind == "row":

@@ -14,7 +14,9 @@ for an error in the input ({"error": {...}}), and nothing else.
 
 from __future__ import annotations
 
+import difflib
 import json
+import re
 import sys
 from collections.abc import Sequence
 from enum import Enum
@@ -23,6 +25,7 @@ from typing import Annotated, Any, NoReturn
 import typer
 from rich.console import Console
 from rich.text import Text
+from typer.core import TyperCommand, TyperGroup
 
 import matdiff as md
 from matdiff import _service as service
@@ -34,9 +37,10 @@ COMMANDS = ("diff", "check", "explain", "serve")
 _TOP_LEVEL = ("--help", "--version", "--install-completion", "--show-completion")
 
 OPTION_NAMES = service.ArgumentNames(
-    wrt="--wrt", order="--order", layout="--layout", seed="--seed", code="--code", name="--name"
-)
-"""How the service's error messages name the options."""
+    wrt="--wrt", order="--order", layout="--layout", seed="--seed", code="--code", name="--name",
+    kind="--kind {name}={kind}",
+)  # fmt: skip
+"""How the service's error messages name the options (and declare a kind)."""
 
 EXAMPLES = """[bold]Examples[/bold]
 
@@ -53,8 +57,57 @@ EXAMPLES = """[bold]Examples[/bold]
 The syntax is MatrixCalculus.org's: ' transposes, * is the matrix product, .* and ./ are element-wise.
 Undeclared names are matrices (upper-case initial) or vectors (lower-case). Quote the expression."""
 
+def _bare_flags(params: list[Any]) -> list[Any]:
+    """`params` with every flag (--latex, --json, --help, ...) shown in --help as taking no value: typer's
+    rich help would show it as taking a <bool>."""
+    for param in params:
+        if getattr(param, "param_type_name", "") == "option" and param.is_flag and param.metavar is None:
+            param.metavar = ""
+    return params
+
+
+class _Group(TyperGroup):
+    """The matdiff command: its --help shows flags without a value."""
+
+    def get_params(self, ctx: Any) -> list[Any]:
+        return _bare_flags(super().get_params(ctx))
+
+
+_OPTION_LIKE = re.compile(r"--[A-Za-z][\w-]*(=.*)?", re.DOTALL)
+
+
+class _Command(TyperCommand):
+    """A command whose EXPR may start with "-" ("-logdet(X)"), and whose unknown options still get click's
+    "No such option" error with the nearest known ones.
+
+    Unknown options are let through as arguments (ignore_unknown_options), so that "-logdet(X)" reaches
+    EXPR; then anything left over that looks like a long option (--laytout, --laytout=numerator) is
+    reported as an unknown option, with the possible ones; other extra arguments as extra arguments.
+    """
+
+    def get_params(self, ctx: Any) -> list[Any]:
+        return _bare_flags(super().get_params(ctx))
+
+    def parse_args(self, ctx: Any, args: list[str]) -> list[str]:
+        ctx.allow_extra_args = True  # checked below, after the unknown options are told apart
+        extra = super().parse_args(ctx, args)
+        if not extra or ctx.resilient_parsing:
+            return extra
+        expression = ctx.params.get("expression")
+        candidates = [expression] if isinstance(expression, str) else []
+        for arg in [*candidates, *extra]:  # EXPR too: "diff --laytout numerator EXPR" fills EXPR with it
+            if _OPTION_LIKE.fullmatch(arg):
+                name = arg.partition("=")[0]
+                known = [opt for param in self.get_params(ctx) for opt in param.opts if opt.startswith("--")]
+                near = difflib.get_close_matches(name, known)
+                ctx.fail(f"No such option: {name}" + (f" (Possible options: {', '.join(near)})" if near else ""))
+        ctx.allow_extra_args = False
+        raise ctx.fail(f"Got unexpected extra argument{'s' if len(extra) > 1 else ''} ({' '.join(extra)})")
+
+
 app = typer.Typer(
     name="matdiff",
+    cls=_Group,
     epilog=EXAMPLES,
     no_args_is_help=True,
     add_completion=False,
@@ -64,7 +117,7 @@ app = typer.Typer(
 
 # An expression may start with "-" ("-logdet(X)"): commands pass options they do not know through as
 # arguments, so it reaches EXPR instead of failing as an unknown option. A misspelt option still fails,
-# as an unexpected extra argument (exit code 2).
+# as an unknown option with the nearest known ones (exit code 2; see _Command).
 _COMMAND_SETTINGS = {"ignore_unknown_options": True}
 
 
@@ -157,11 +210,12 @@ def _line(console: Console, label: str, value: str, width: int) -> None:
 
 def _fail(error: md.MatdiffError, as_json: bool) -> NoReturn:
     """Report `error`: a usage error (exit code 2) for a bad option, else the message (exit code 1)."""
+    message = service.error_message(error, OPTION_NAMES)  # advice in the command line's terms (--kind)
     if isinstance(error, service.UsageError):
-        raise typer.BadParameter(str(error), param_hint=f"'--{error.argument}'") from None
+        raise typer.BadParameter(message, param_hint=f"'--{error.argument}'") from None
     if as_json:
-        _print_json(service.error_json(error))
-    _console(stderr=True).print(Text.assemble(("error: ", "bold red"), str(error)))
+        _print_json(service.error_json(error, OPTION_NAMES))
+    _console(stderr=True).print(Text.assemble(("error: ", "bold red"), message))
     raise typer.Exit(1)
 
 
@@ -202,7 +256,7 @@ def _prepare(
 # Commands -------------------------------------------------------------------------------------------
 
 
-@app.command(context_settings=_COMMAND_SETTINGS, epilog=EXAMPLES)
+@app.command(cls=_Command, context_settings=_COMMAND_SETTINGS, epilog=EXAMPLES)
 def diff(
     expression: ExprArg,
     wrt: WrtOpt = None,
@@ -296,7 +350,7 @@ def diff(
         else:
             label = _label(names)
             width = max(len(label), len("expression"))
-            _line(console, "expression", str(expr), width)
+            _line(console, "expression", derived.input, width)  # as typed, its whitespace normalised
             _line(console, "variables", _variables_text(expr.variables), width)
             _line(console, label, text, width)
             if latex:
@@ -314,7 +368,7 @@ def diff(
         raise typer.Exit(1)
 
 
-@app.command(context_settings=_COMMAND_SETTINGS, epilog=EXAMPLES)
+@app.command(cls=_Command, context_settings=_COMMAND_SETTINGS, epilog=EXAMPLES)
 def check(
     expression: ExprArg,
     wrt: WrtOpt = None,
@@ -346,7 +400,7 @@ def check(
         raise typer.Exit(1)
 
 
-@app.command(context_settings=_COMMAND_SETTINGS, epilog=EXAMPLES)
+@app.command(cls=_Command, context_settings=_COMMAND_SETTINGS, epilog=EXAMPLES)
 def explain(
     expression: ExprArg,
     wrt: WrtOpt = None,
@@ -375,7 +429,7 @@ def explain(
         _console().print(Text(output))
 
 
-@app.command()
+@app.command(cls=_Command)
 def serve(
     host: Annotated[str, typer.Option("--host", help="Address to listen on; 0.0.0.0 opens it to the network.")] = (
         "127.0.0.1"
