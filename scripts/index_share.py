@@ -3,10 +3,10 @@
     python scripts/index_share.py --expressions 1000 --seed 0
 
 Random well-typed expressions from tests/fuzzing.py's generator (the fuzzers' own), each differentiated by
-each of its variables; the derivatives are grouped by rank (the result's number of axes: 0-2, 3 and 4) and
-counted as matrix notation or index notation. Derivatives of rank 3 or 4 have a matrix form only in the
-special cases the printer knows (a Kronecker product, diag, an outer product with eye); rank 0-2 should
-nearly always print in matrix notation.
+each of its variables. The derivatives are grouped by rank (the result's number of axes: 0-2, 3 and 4) and
+counted as matrix notation or index notation; of the index-notation ones, those with a Kronecker form are
+counted too (the matrix of d vec(F)/d vec(X), `md.views.kronecker`, which the command line and the page
+show beside them). Rank 0-2 should always print in matrix notation.
 """
 
 from __future__ import annotations
@@ -44,20 +44,23 @@ def main(argv: list[str] | None = None) -> int:
             for name in expr.variables:
                 derivative = md.diff(expr, name)
                 rank = "0-2" if derivative.ndim <= 2 else str(derivative.ndim)
-                counts[(rank, "index" if str(derivative).startswith("D[") else "matrix")] += 1
+                index = str(derivative).startswith("D[")
+                counts[(rank, "index" if index else "matrix")] += 1
+                if index and derivative.ndim <= 4 and md.views.kronecker(derivative, out_ndim=expr.ndim) is not None:
+                    counts[(rank, "kronecker")] += 1
         except md.MatdiffError:
             pass
 
     body()
-    print("| rank | derivatives | index notation | share |\n|---|---|---|---|")
-    for rank in ("0-2", "3", "4"):
-        total = counts[(rank, "index")] + counts[(rank, "matrix")]
+    print("| rank | derivatives | index notation | share | of those, with a Kronecker form (md.views) |")
+    print("|---|---|---|---|---|")
+    for rank in ("0-2", "3", "4", "all"):
+        ranks = ("0-2", "3", "4") if rank == "all" else (rank,)
+        index = sum(counts[(r, "index")] for r in ranks)
+        total = index + sum(counts[(r, "matrix")] for r in ranks)
+        kron = sum(counts[(r, "kronecker")] for r in ranks)
         if total:
-            share = counts[(rank, "index")] / total
-            print(f"| {rank} | {total} | {counts[(rank, 'index')]} | {share:.1%} |")
-    total = sum(counts.values())
-    print(f"| all | {total} | {sum(v for (r, k), v in counts.items() if k == 'index')} | "
-          f"{sum(v for (r, k), v in counts.items() if k == 'index') / max(total, 1):.1%} |")  # fmt: skip
+            print(f"| {rank} | {total} | {index} | {index / total:.1%} | {kron} |")
     return 0
 
 

@@ -27,7 +27,7 @@ SEED = 20240611
 
 DERIVATIVE_FIELDS = [
     "expression", "input", "expression_latex", "variables", "wrt", "layout", "derivative", "latex", "shape",
-    "shape_text", "kind", "steps", "check", "code",
+    "shape_text", "kind", "shared", "kronecker", "steps", "check", "code",
 ]  # fmt: skip
 STEPS_FIELDS = ["title", "steps", "result", "text", "markdown", "latex", "error"]
 STEP_FIELDS = ["rule", "identity", "of", "by", "result", "text", "latex"]

@@ -193,3 +193,23 @@ def test_latex_grouping_of_random_derivatives(case) -> None:
     _, expr, _ = case
     for name in expr.variables:
         _check_grouping(layout(md.diff(expr, name)))
+
+
+def test_a_four_dimensional_derivative_shows_its_kronecker_form() -> None:
+    """d(A*X*B)/dX prints in index notation; the command line and the JSON give its matrix form beside it,
+    kron(B', A), the matrix of d vec(F)/d vec(X) under column-major vec (checked against NumPy)."""
+    from typer.testing import CliRunner
+
+    from matdiff import _service, cli
+
+    rng = np.random.default_rng(2)
+    A, X, B = rng.normal(size=(2, 3)), rng.normal(size=(3, 4)), rng.normal(size=(4, 5))
+    derived = _service.derive("A*X*B", wrt=["X"])
+    data = _service.derivative_json(derived)
+    assert data["derivative"].startswith("D[") and data["kronecker"]["text"] == "kron(B', A)"
+    assert data["kronecker"]["latex"] == r"B^{\top} \otimes A"
+    D = derived.derivative.evaluate({"A": A, "X": X, "B": B})
+    np.testing.assert_allclose(D.reshape((2 * 5, 3 * 4), order="F"), np.kron(B.T, A), rtol=1e-12)
+    result = CliRunner().invoke(cli.app, ["diff", "A*X*B", "--wrt", "X"])
+    assert result.exit_code == 0 and "vec form:   kron(B', A)" in result.stdout
+    assert _service.derivative_json(_service.derive("x'*A*x", wrt=["x"]))["kronecker"] is None

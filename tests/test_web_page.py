@@ -436,3 +436,32 @@ def test_the_input_is_echoed_as_typed(open_page):
     rng = np.random.default_rng(8)
     a, x = rng.normal(size=3), rng.normal(size=3)
     np.testing.assert_allclose(md.parse(page.inner_text("#derivative-text")).evaluate({"a": a, "x": x}), a)
+
+
+# Named shared terms ---------------------------------------------------------------------------------------
+
+
+def test_repeated_terms_are_shown_named(open_page):
+    """The autoencoder's gradient repeats sigmoid(W1*X): the page shows it once, as t0, and the named form
+    evaluates like the derivative; a derivative with nothing repeated shows no such block."""
+    query = "?" + urllib.parse.urlencode({"expr": "norm2(X - W2*sigmoid(W1*X))^2", "wrt": "W1"})
+    page = open_page(query)
+    page.wait_for_selector("#result:not([hidden]) #shared:not([hidden]) #shared-math .katex")
+    definition, result = page.inner_text("#shared-text").splitlines()
+    assert definition == "t0 = sigmoid(W1*X)" and "t0" in result and "sigmoid" not in result
+    rng = np.random.default_rng(5)
+    values = {"X": rng.normal(size=(3, 4)), "W1": rng.normal(size=(2, 3)), "W2": rng.normal(size=(3, 2))}
+    t0 = md.parse(definition.split(" = ")[1]).evaluate(values)
+    named = md.parse(result, t0="matrix").evaluate({**values, "t0": t0})
+    shown = md.parse(page.inner_text("#derivative-text")).evaluate(values)
+    np.testing.assert_allclose(named, shown, rtol=1e-12)
+    type_expression(page, "x'*A*x", "A", "x")
+    differentiate(page)
+    assert page.eval_on_selector("#shared", "e => e.hidden")
+
+
+def test_a_four_dimensional_derivative_shows_its_kronecker_form(open_page):
+    page = open_page("?" + urllib.parse.urlencode({"expr": "A*X*B", "wrt": "X"}))
+    page.wait_for_selector("#result:not([hidden]) #kronecker:not([hidden]) #kronecker-math .katex")
+    assert page.inner_text("#kronecker-text") == "kron(B', A)"
+    assert page.inner_text("#derivative-text").startswith("D[i,j,k,l]")

@@ -28,7 +28,7 @@ from dataclasses import dataclass
 from typing import Any, NamedTuple
 
 import matdiff as md
-from matdiff._expr import dim_text
+from matdiff._expr import Dim, dim_text, variables
 
 LAYOUTS: tuple[str, ...] = md.views.LAYOUTS
 """The layouts a derivative is printed in: "gradient" (the default) and "numerator"."""
@@ -276,9 +276,11 @@ def derivative_json(derived: Derived) -> dict[str, Any]:
         "layout": derived.layout,
         "derivative": str(derivative),
         "latex": md.to_latex(derivative),
-        "shape": shape_json(derivative),
-        "shape_text": shape_text(derivative, times=" × "),
+        "shape": shape_json(derivative, derivative_dims(derived)),
+        "shape_text": shape_text(derivative, times=" × ", dims=derivative_dims(derived)),
         "kind": derivative.kind,
+        "shared": shared_json(derivative),
+        "kronecker": kronecker_json(derived),
     }
     if derived.derivation is not None:
         data["steps"] = steps_json(derived.derivation)
@@ -431,21 +433,54 @@ def error_json(error: md.MatdiffError, names: ArgumentNames = FIELD_NAMES) -> di
 # Shapes ----------------------------------------------------------------------------------------------
 
 
-def shape_json(expr: md.Expr) -> list[int | str]:
+def derivative_dims(derived: Derived) -> list[Dim]:
+    """The derivative's shape as a user names it: the expression's, then each variable's own (the gradient
+    by w has the size n_w, though w's length is X's width n_X too). In numerator layout, as matdiff has it."""
+    if derived.layout != "gradient":
+        return list(derived.derivative.dims)
+    nodes = variables([derived.expression])
+    dims: list[Dim] = list(derived.expression.dims)
+    for name in derived.wrt:
+        dims += list(nodes[name].shape)
+    return dims if len(dims) == derived.derivative.ndim else list(derived.derivative.dims)
+
+
+def shape_json(expr: md.Expr, dims: Sequence[Dim] | None = None) -> list[int | str]:
     """The shape, a dimension per entry: a number where it is fixed, else its name ("m_X"; a size that only
     a constant has is named after it: "n_eye", "n_vector", "m_matrix", "n_matrix")."""
-    return [d if isinstance(d, int) else dim_text(d) for d in expr.dims]
+    return [d if isinstance(d, int) else dim_text(d) for d in (expr.dims if dims is None else dims)]
 
 
-def shape_text(expr: md.Expr, times: str = " x ") -> str:
+def shape_text(expr: md.Expr, times: str = " x ", dims: Sequence[Dim] | None = None) -> str:
     """The shape in words, for people: "m_X x n_X (matrix)", "1 x n_a (row vector)", "scalar"."""
-    dims = [dim_text(d) for d in expr.dims]
-    if not dims:
+    names = [dim_text(d) for d in (expr.dims if dims is None else dims)]
+    if not names:
         return "scalar"
     if expr.kind == "row":
-        return f"1{times}{dims[0]} (row vector)"
-    what = {1: "vector", 2: "matrix"}.get(len(dims), f"{len(dims)}-D tensor")
-    return f"{times.join(dims)} ({what})"
+        return f"1{times}{names[0]} (row vector)"
+    what = {1: "vector", 2: "matrix"}.get(len(names), f"{len(names)}-D tensor")
+    return f"{times.join(names)} ({what})"
+
+
+def kronecker_json(derived: Derived) -> dict[str, Any] | None:
+    """Where the derivative prints in index notation, its matrix form if it has one: d vec(F) / d vec(X) as
+    a Kronecker product (`md.views.kronecker`, column-major vec): {"text": "kron(B', A)", "latex"}; else None."""
+    derivative = derived.derivative
+    if derived.layout != "gradient" or derivative.ndim < 3 or derivative.ndim > 4 or len(derived.wrt) != 1:
+        return None
+    if derivative.ndim - derived.expression.ndim > 2 or derived.expression.ndim > 2:
+        return None
+    form = md.views.kronecker(derivative, out_ndim=derived.expression.ndim)
+    return None if form is None else {"text": str(form), "latex": form.to_latex()}
+
+
+def shared_json(derivative: md.Expr) -> dict[str, Any] | None:
+    """The derivative with its repeated terms named (`to_text(shared=True)`): "text" (the definitions, a line
+    each, then the result) and "latex"; None where no term repeats."""
+    text = derivative.to_text(shared=True)
+    if "\n" not in text:
+        return None
+    return {"text": text, "latex": derivative.to_latex(shared=True)}
 
 
 # Helpers ---------------------------------------------------------------------------------------------

@@ -272,6 +272,10 @@ def diff(
         ),
     ] = Layout.gradient,
     latex: Annotated[bool, typer.Option("--latex", help="Also print the derivative as LaTeX.")] = False,
+    shared: Annotated[
+        bool,
+        typer.Option("--shared", help="Name the terms the derivative repeats (t0 = ...), then print it in them."),
+    ] = False,
     steps: Annotated[bool, typer.Option("--steps", help="Show the derivation, one named rule per step.")] = False,
     check: Annotated[
         bool,
@@ -332,7 +336,8 @@ def diff(
         # the JSON and the texts are printed after they are all made: an error prints nothing but itself
         data = service.derivative_json(derived) if as_json else None
         expr, derivative, names = derived.expression, derived.derivative, derived.wrt
-        text, tex, shape = str(derivative), md.to_latex(derivative), shape_text(derivative)
+        text, tex = derivative.to_text(shared=shared), derivative.to_latex(shared=shared)
+        shape = shape_text(derivative, dims=service.derivative_dims(derived))
     except md.MatdiffError as error:
         _fail(error, as_json)
     derivation, report = derived.derivation, derived.report
@@ -352,7 +357,15 @@ def diff(
             width = max(len(label), len("expression"))
             _line(console, "expression", derived.input, width)  # as typed, its whitespace normalised
             _line(console, "variables", _variables_text(expr.variables), width)
+            if "\n" in text:  # named terms first, a line each, then the derivative in them
+                *definitions, text = text.splitlines()
+                for definition in definitions:
+                    term, _, body = definition.partition(" = ")
+                    _line(console, term, body, width)
             _line(console, label, text, width)
+            kronecker = service.kronecker_json(derived)
+            if kronecker is not None:  # index notation above: its matrix form, d vec(F)/d vec(X)
+                _line(console, "vec form", kronecker["text"], width)
             if latex:
                 _line(console, "latex", tex, width)
             _line(console, "shape", shape, width)

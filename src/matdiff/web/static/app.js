@@ -392,6 +392,18 @@
     $("shape").textContent = data.shape_text;
     $("result-variables").textContent = Object.entries(data.variables).map(([n, k]) => `${n} ${k}`).join(", ");
     $("derivative-text").textContent = data.derivative;
+    // a 3-D or 4-D derivative in index notation: its Kronecker form, where it has one
+    $("kronecker").hidden = !data.kronecker;
+    if (data.kronecker) {
+      tex(data.kronecker.latex, $("kronecker-math"), true);
+      $("kronecker-text").textContent = data.kronecker.text;
+    }
+    // a term written more than once is named first (t0 = ...), as MatrixCalculus.org does
+    $("shared").hidden = !data.shared;
+    if (data.shared) {
+      tex(data.shared.latex, $("shared-math"), true);
+      $("shared-text").textContent = data.shared.text;
+    }
     renderSteps(data);
     renderCheck(data.check);
     renderCode(data);
