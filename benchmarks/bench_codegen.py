@@ -55,6 +55,8 @@ import numpy as np
 from numpy.testing import assert_allclose
 
 import matdiff as md
+import timing  # benchmarks/timing.py, beside this script
+from timing import loop_size, per_call
 
 SECTIONS = ("grad", "inverse", "jax", "overhead", "deep")
 HAS_COMPILE = hasattr(md, "compile")
@@ -94,19 +96,6 @@ def load_optional() -> list[str]:
 # Timing
 
 
-def per_call(function: Callable[[], Any], number: int) -> float:
-    start = time.perf_counter()
-    for _ in range(number):
-        function()
-    return (time.perf_counter() - start) / number
-
-
-def loop_size(function: Callable[[], Any], target: float) -> int:
-    function()  # warm (caches, lazy imports); compilation was done when the result was checked
-    once = per_call(function, 1)
-    return max(1, min(1_000_000, int(target / max(once, 1e-8))))
-
-
 @dataclass
 class Timings:
     """Seconds per call of each column, one entry per repeat (the repeats interleaved)."""
@@ -143,13 +132,7 @@ def race(calls: dict[str, Callable[[], Any] | None], repeats: int, target: float
 
 
 def fmt_time(seconds: float | None) -> str:
-    if seconds is None:
-        return NA
-    if seconds < 1e-3:
-        return f"{seconds * 1e6:.1f} µs"
-    if seconds < 1:
-        return f"{seconds * 1e3:.2f} ms"
-    return f"{seconds:.2f} s"
+    return NA if seconds is None else timing.fmt_time(seconds)
 
 
 def fmt_us(seconds: float | None) -> str:

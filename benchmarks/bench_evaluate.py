@@ -19,30 +19,16 @@ from __future__ import annotations
 import argparse
 import statistics
 import sys
-import time
-from collections.abc import Callable
-from typing import Any
 
 import numpy as np
 from numpy.testing import assert_allclose
 
 import matdiff as md
+from timing import fmt_time, loop_size, per_call  # benchmarks/timing.py, beside this script
 
 
 def sigmoid(z: np.ndarray) -> np.ndarray:
     return 0.5 * (1.0 + np.tanh(0.5 * z))
-
-
-def per_call(function: Callable[[], Any], number: int) -> float:
-    start = time.perf_counter()
-    for _ in range(number):
-        function()
-    return (time.perf_counter() - start) / number
-
-
-def loop_size(function: Callable[[], Any], target: float) -> int:
-    once = per_call(function, 1)
-    return max(1, min(100_000, int(target / max(once, 1e-7))))
 
 
 def compare(matdiff_call, numpy_call, repeats: int, target: float) -> tuple[float, float, float, float]:
@@ -54,14 +40,6 @@ def compare(matdiff_call, numpy_call, repeats: int, target: float) -> tuple[floa
         md_times.append(per_call(matdiff_call, n_md))
     ratios = [a / b for a, b in zip(md_times, np_times)]
     return statistics.median(md_times), statistics.median(np_times), statistics.median(ratios), min(ratios)
-
-
-def fmt_time(seconds: float) -> str:
-    if seconds < 1e-3:
-        return f"{seconds * 1e6:.1f} us"
-    if seconds < 1:
-        return f"{seconds * 1e3:.2f} ms"
-    return f"{seconds:.2f} s"
 
 
 def cases(n: int, rng: np.random.Generator):
