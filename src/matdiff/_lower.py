@@ -91,9 +91,9 @@ class Program:
     output_shapes: tuple[tuple[str, ...], ...]  # each output's shape, as size identifiers or literals
     sizes: dict[str, str] = field(default_factory=dict)  # size identifier -> the variable axis it is read from
 
-    def uses(self, op: str, attr: object | None = None) -> bool:
-        """Whether an instruction `op` (with attrs[0] == attr, if given) appears in the program."""
-        return any(i.op == op and (attr is None or (i.attrs and i.attrs[0] == attr)) for i in self.instructions)
+    def uses(self, op: str) -> bool:
+        """Whether an instruction `op` appears in the program."""
+        return any(i.op == op for i in self.instructions)
 
     def __str__(self) -> str:
         lines = [f"{i.target} = {i.op}({', '.join(i.args)}{'; ' + repr(i.attrs) if i.attrs else ''})"
