@@ -19,6 +19,8 @@ A + A'
   `matdiff.views` gives layouts (gradient or numerator), index notation and flattened Jacobians.
 - **Numbers**: `Expr.evaluate` and `evaluate` compute values with NumPy; `codegen` and `compile` write the
   value and the derivative as a Python function for NumPy, JAX, PyTorch or the Array API.
+- **Optimisation**: `minimize` fits a model written as an expression with scipy.optimize, using symbolic
+  gradients and exact Hessians (`md.minimize("norm2(A*x - b)^2", {"x": x0}, data={"A": A, "b": b})`).
 - **Checks**: `check` compares a symbolic derivative with a numerical one; `check_gradient` checks a
   gradient written by hand; `matdiff.numeric` differentiates any Python function numerically.
 - **Errors** derive from `MatdiffError`; `limits` bounds the work of one call.
@@ -41,6 +43,7 @@ from ._errors import ArgumentError, DiffError, EvaluationError, MatdiffError, Ne
 from ._explain import Derivation, Step, explain, explain_chain, explain_limit
 from ._expr import Expr
 from ._limits import LimitError, Limits, limits
+from ._minimize import MinimizeResult, minimize
 from ._ops import *  # noqa: F403 - every public name of _ops is a registered function (md.sin, md.inv, ...)
 from ._parser import parse
 from ._registry import REGISTRY as _REGISTRY
@@ -53,7 +56,7 @@ __all__ = [
     "LimitError", "Limits", "Operation", "diff", "limits", "evaluate", "eye", "matrix", "numeric", "parse",
     "scalar", "symmetric", "to_latex", "to_text",
     "tr", "transpose", "vector", "CheckReport", "check", "check_gradient", "Derivation", "Step", "explain",
-    "explain_chain", "explain_limit", "views", "BACKENDS", "codegen", "compile",
+    "explain_chain", "explain_limit", "views", "BACKENDS", "codegen", "compile", "MinimizeResult", "minimize",
     *sorted({operation.python for operation in _REGISTRY.values()}),  # md.sin, md.trace, md.sum, ...
 ]  # fmt: skip
 __version__ = "0.1.0"

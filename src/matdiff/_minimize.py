@@ -1,0 +1,614 @@
+"""md.minimize: a model written as an expression, solved by scipy.optimize with symbolic derivatives.
+
+The objective's gradient by each optimised variable (and, for the methods that use one, its exact Hessian
+blocks ``md.diff(f, a, b)``) are derived once with `md.diff`, compiled once with `md.compile` (NumPy
+backend) and packed into the flat vectors and matrices that scipy.optimize works with. Constraints
+(``"sum(w) == 1"``, ``"A*x <= b"``) are differentiated the same way: their Jacobians, and for trust-constr the
+Hessian of the Lagrangian term, are compiled too.
+"""
+
+from __future__ import annotations
+
+import math
+import re
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+
+from . import _expr as E
+from ._api import expression
+from ._codegen import compile_exprs
+from ._diff import diff
+from ._errors import ArgumentError, EvaluationError, ShapeError
+from ._evaluate import evaluate
+from ._expr import Expr
+
+# scipy.optimize.minimize's methods, by their lower-case name, and what each can use or take
+_METHODS = {m.lower(): m for m in (
+    "Nelder-Mead", "Powell", "CG", "BFGS", "Newton-CG", "L-BFGS-B", "TNC", "COBYLA", "COBYQA", "SLSQP",
+    "trust-constr", "dogleg", "trust-ncg", "trust-exact", "trust-krylov",
+)}  # fmt: skip
+_GRADIENT = {"CG", "BFGS", "Newton-CG", "L-BFGS-B", "TNC", "SLSQP", "trust-constr", "dogleg", "trust-ncg",
+             "trust-exact", "trust-krylov"}  # fmt: skip
+_HESSIAN = {"Newton-CG", "trust-constr", "dogleg", "trust-ncg", "trust-exact", "trust-krylov"}
+_BOUNDS = {"Nelder-Mead", "Powell", "L-BFGS-B", "TNC", "SLSQP", "trust-constr", "COBYLA", "COBYQA"}
+_CONSTRAINTS = {"SLSQP", "trust-constr"}
+SMALL = 500
+"""Unconstrained problems with at most this many unknowns in all are solved by trust-exact with the exact
+Hessian; larger ones by L-BFGS-B."""
+
+_KIND_BY_NDIM = {0: "scalar", 1: "vector", 2: "matrix"}
+_NDIM_BY_KIND = {"scalar": 0, "vector": 1, "matrix": 2, "symmetric": 2}
+_COMPARISON = re.compile(r"==|<=|>=")
+
+
+@dataclass
+class MinimizeResult:
+    """The solution found by `md.minimize`.
+
+    `x` maps each optimised name to its value, an array of the shape of its initial value (a 0-d array for
+    a scalar); `fun` is the objective there; `success`, `status` and `message` are scipy's verdict; `nit`
+    the number of iterations; `history` the objective at x0 and after each iteration (its last entry is
+    `fun`); `method` the scipy method used; `nfev` the number of objective evaluations; `raw` scipy's own
+    OptimizeResult, with everything else it reports.
+    """
+
+    x: dict[str, np.ndarray]
+    fun: float
+    success: bool
+    status: int
+    message: str
+    nit: int
+    history: list[float]
+    method: str
+    nfev: int = 0
+    raw: Any = field(default=None, repr=False)
+
+    def __str__(self) -> str:
+        verdict = "converged" if self.success else "did not converge"
+        lines = [
+            f"md.minimize {verdict} ({self.method}, {self.nit} iterations, {self.nfev} evaluations)",
+            f"  message: {self.message}",
+            f"  fun:     {self.fun:.10g}",
+            "  x:",
+        ]
+        for name, value in self.x.items():
+            text = np.array2string(np.asarray(value), precision=6, threshold=20, edgeitems=3, max_line_width=100)
+            shape = f"  (shape {value.shape})" if value.ndim else ""
+            indented = text.replace("\n", "\n" + " " * (6 + len(name)))
+            lines.append(f"    {name} = {indented}{shape}")
+        return "\n".join(lines)
+
+    def __repr__(self) -> str:
+        shapes = ", ".join(f"{name}: {value.shape}" for name, value in self.x.items())
+        return (
+            f"MinimizeResult(fun={self.fun:.10g}, success={self.success}, status={self.status}, nit={self.nit}, "
+            f"method={self.method!r}, x={{{shapes}}})"
+        )
+
+
+@dataclass
+class _Constraint:
+    """g(values) in [low, high], element-wise; `text` names it in messages."""
+
+    g: Expr
+    low: np.ndarray
+    high: np.ndarray
+    op: str
+    text: str
+
+
+# ---------------------------------------------------------------------------------------------
+# Arguments
+
+
+def _mapping(value: object, what: str) -> Mapping[str, Any]:
+    if value is None:
+        return {}
+    if not isinstance(value, Mapping):
+        raise ArgumentError(f"{what} must be a dict from names to values, got {type(value).__name__}")
+    for name in value:
+        if not isinstance(name, str):
+            raise ArgumentError(f"{what} must have variable names as keys, got {name!r}")
+    return value
+
+
+def _array(name: str, value: object) -> np.ndarray:
+    try:
+        array = np.asarray(value)
+    except (TypeError, ValueError) as error:
+        raise ArgumentError(f"the value of {name} is not an array of numbers: {error}") from None
+    if array.dtype.kind not in "biuf":
+        raise ArgumentError(f"the value of {name} must hold real numbers, got dtype {array.dtype}")
+    if array.ndim > 2:
+        raise ShapeError(f"{name} has shape {array.shape}: values must be scalars, vectors or matrices")
+    return array.astype(float)
+
+
+def _shapes(arrays: Mapping[str, np.ndarray]) -> str:
+    return ", ".join(f"{name} {tuple(a.shape)}" for name, a in arrays.items()) or "none"
+
+
+def _objective(objective: Expr | str, x0: Mapping[str, np.ndarray], data: Mapping[str, np.ndarray],
+               kinds: Mapping[str, str] | None) -> Expr:  # fmt: skip
+    if isinstance(objective, str):
+        declared = dict(_mapping(kinds, "kinds"))
+        given = {name: _KIND_BY_NDIM[a.ndim] for name, a in {**x0, **data}.items()}
+        f = expression(objective, {**given, **declared}, "minimize")
+    else:
+        f = expression(objective, dict(_mapping(kinds, "kinds")), "minimize")
+    if f.ndim != 0:
+        raise ShapeError(f"the objective must be a scalar, but {f} is a {f.kind} (shape {f.shape})")
+    return f
+
+
+def _check_names(f: Expr, x0: Mapping[str, np.ndarray], data: Mapping[str, np.ndarray]) -> None:
+    variables = f.variables
+    listed = ", ".join(variables) or "none"
+    if not x0:
+        raise ArgumentError("x0 must name at least one variable to optimise")
+    for what, values in (("x0", x0), ("data", data)):
+        for name in values:
+            if name not in variables:
+                raise ArgumentError(f"{what} names {name!r}, which does not occur in the objective (its variables: "
+                                    f"{listed})")  # fmt: skip
+    both = sorted(set(x0) & set(data))
+    if both:
+        raise ArgumentError(f"{', '.join(both)} given both in x0 and in data: a variable is optimised or fixed")
+    missing = [name for name in variables if name not in x0 and name not in data]
+    if missing:
+        raise ArgumentError(
+            f"the objective's variable{'s' if len(missing) > 1 else ''} {', '.join(missing)} "
+            f"{'are' if len(missing) > 1 else 'is'} given neither in x0 (to optimise) nor in data (fixed)"
+        )
+    for name, value in x0.items():
+        if not np.all(np.isfinite(value)):
+            raise ArgumentError(f"x0 for {name} is not finite: {value}")
+    for name, kind in variables.items():
+        value = x0.get(name, data.get(name))
+        assert value is not None
+        if value.ndim != _NDIM_BY_KIND[kind] or (kind == "symmetric" and value.shape[0] != value.shape[1]):
+            need = "a square matrix" if kind == "symmetric" else f"{_NDIM_BY_KIND[kind]} axes"
+            raise ShapeError(f"{name} is a {kind} in the objective, so its value needs {need}; got shape "
+                             f"{value.shape}")  # fmt: skip
+
+
+def _evaluate_at(exprs: Sequence[Expr], values: Mapping[str, np.ndarray], what: str) -> list[np.ndarray]:
+    try:
+        with np.errstate(all="ignore"):
+            return evaluate(list(exprs), values)
+    except EvaluationError as error:
+        shapes = _shapes(values)
+        if "must agree" in str(error) or "axes" in str(error) or "shape" in str(error):
+            raise ShapeError(f"the values do not fit {what}: {error} (the values' shapes: {shapes})") from error
+        raise EvaluationError(f"{what} cannot be evaluated at x0: {error}") from error
+
+
+def _bounds(bounds: object, x0: Mapping[str, np.ndarray], data: Mapping[str, np.ndarray],
+            f: Expr) -> dict[str, tuple[np.ndarray, np.ndarray]]:  # fmt: skip
+    result: dict[str, tuple[np.ndarray, np.ndarray]] = {}
+    for name, pair in _mapping(bounds, "bounds").items():
+        if name not in x0:
+            where = "is data, held fixed" if name in data else "does not occur in the objective"
+            if name not in data and name in f.variables:  # pragma: no cover - _check_names rules it out
+                where = "is not in x0"
+            raise ArgumentError(f"bounds names {name!r}, which {where}; bounds apply to the names in x0")
+        if isinstance(pair, (str, bytes)) or not isinstance(pair, Sequence) or len(pair) != 2:
+            raise ArgumentError(f"the bounds of {name} must be a pair (low, high), with None for unbounded; "
+                                f"got {pair!r}")  # fmt: skip
+        shape = x0[name].shape
+        sides = []
+        for side, default in zip(pair, (-np.inf, np.inf)):
+            value = default if side is None else _array(f"the bound of {name}", side)
+            try:
+                array = np.broadcast_to(np.asarray(value, dtype=float), shape).copy()
+            except ValueError:
+                raise ShapeError(
+                    f"the bound of {name} has shape {np.shape(value)}, which does not broadcast to {name}'s shape "
+                    f"{shape}"
+                ) from None
+            if np.isnan(array).any():
+                raise ArgumentError(f"the bounds of {name} contain NaN")
+            sides.append(array)
+        low, high = sides
+        bad = np.argwhere(low > high)
+        if bad.size:
+            at = tuple(int(i) for i in bad[0])
+            where = f" at index {at if len(at) > 1 else at[0]}" if at else ""
+            raise ArgumentError(f"the bounds of {name} are infeasible{where}: low {low[at]} > high {high[at]}")
+        result[name] = (low, high)
+    return result
+
+
+def _split_comparison(text: str) -> tuple[str, str, str]:
+    found = _COMPARISON.findall(text)
+    if len(found) != 1:
+        if not found:
+            strict = next((op for op in ("<", ">", "=") if op in text), None)
+            advice = f" ({strict!r} is not one: use ==, <= or >=)" if strict else ""
+            raise ArgumentError(f"the constraint {text!r} is not a comparison lhs == rhs, lhs <= rhs or lhs >= rhs"
+                                f"{advice}")  # fmt: skip
+        raise ArgumentError(f"the constraint {text!r} has {len(found)} comparisons; write one per constraint")
+    lhs, rhs = _COMPARISON.split(text)
+    if not lhs.strip() or not rhs.strip():
+        raise ArgumentError(f"the constraint {text!r} needs an expression on both sides of {found[0]}")
+    rest = (lhs + rhs).replace("<", "").replace(">", "")
+    if "<" in lhs + rhs or ">" in lhs + rhs or "=" in rest:
+        raise ArgumentError(f"the constraint {text!r} is not one comparison: use ==, <= or >= once")
+    return lhs, found[0], rhs
+
+
+def _constraint(item: object, kinds: Mapping[str, str], values: Mapping[str, np.ndarray], f: Expr,
+                x0: Mapping[str, np.ndarray]) -> _Constraint:  # fmt: skip
+    if isinstance(item, str):
+        lhs_text, op, rhs_text = _split_comparison(item)
+        sides: list[Any] = [lhs_text, rhs_text]
+        text = item
+    elif isinstance(item, tuple) and len(item) == 3 and item[1] in ("==", "<=", ">="):
+        sides, op = [item[0], item[2]], item[1]
+        text = f"{item[0]} {op} {item[2]}"
+    else:
+        shown = str(item) if isinstance(item, Expr) else repr(item)
+        raise ArgumentError(
+            f"the constraint {shown} is not a comparison: write text such as 'sum(w) == 1' or 'A*x <= b', "
+            f"or a tuple (lhs, op, rhs) with op '==', '<=' or '>='"
+        )
+    exprs = [_side(side, kinds, text) for side in sides]
+    lhs, rhs = exprs
+    constant = [not isinstance(e, Expr) or not e.variables for e in (lhs, rhs)]
+    if all(constant):
+        raise ArgumentError(f"the constraint {text!r} has no variables")
+    for e in (lhs, rhs):
+        if isinstance(e, Expr):
+            for name in e.variables:
+                if name not in f.variables:
+                    raise ArgumentError(f"the constraint {text!r} uses {name!r}, which does not occur in the "
+                                        f"objective (its variables: {', '.join(f.variables)})")  # fmt: skip
+    if constant[1] or constant[0]:
+        g, bound_side = (lhs, rhs) if constant[1] else (rhs, lhs)
+        if constant[0]:  # c <= g is g >= c
+            op = {"<=": ">=", ">=": "<=", "==": "=="}[op]
+        bound = bound_side if not isinstance(bound_side, Expr) else _evaluate_at([bound_side], {}, text)[0]
+    else:
+        g, bound = lhs - rhs, np.zeros(())
+    assert isinstance(g, Expr)
+    if g.ndim > 1:
+        raise ShapeError(f"the constraint {text!r} compares {g.kind}s: constraints are scalar or element-wise "
+                         f"over a vector")  # fmt: skip
+    if not any(name in x0 for name in g.variables):
+        raise ArgumentError(f"the constraint {text!r} involves none of the variables optimised ({', '.join(x0)})")
+    value = _evaluate_at([g], values, f"the constraint {text!r}")[0]
+    try:
+        c = np.broadcast_to(np.asarray(bound, dtype=float), value.shape).ravel()
+    except ValueError:
+        raise ShapeError(f"the constraint {text!r} compares shape {value.shape} with shape {np.shape(bound)}") from None
+    inf = np.full(value.size, np.inf)
+    low, high = {"==": (c, c), "<=": (-inf, c), ">=": (c, inf)}[op]
+    return _Constraint(g, np.array(low, dtype=float), np.array(high, dtype=float), op, text)
+
+
+def _side(side: object, kinds: Mapping[str, str], text: str) -> Expr | np.ndarray:
+    """One side of a comparison: an expression, or an array of numbers."""
+    if isinstance(side, str):
+        return expression(side, dict(kinds), "minimize")
+    if isinstance(side, Expr):
+        return side
+    if isinstance(side, bool) or not isinstance(side, (int, float, np.number, np.ndarray, list)):
+        raise ArgumentError(f"a side of the constraint {text!r} is a {type(side).__name__}, not an expression, "
+                            f"its text or numbers")  # fmt: skip
+    return _array(f"a side of the constraint {text!r}", side)
+
+
+def _method(method: object, has_bounds: bool, has_constraints: bool, size: int) -> str:
+    if method is None:
+        if has_constraints:  # SLSQP lands on active bounds exactly; trust-constr's barrier only near them
+            return "SLSQP" if size <= SMALL else "trust-constr"
+        if has_bounds:
+            return "L-BFGS-B"
+        return "trust-exact" if size <= SMALL else "L-BFGS-B"
+    if not isinstance(method, str) or method.lower() not in _METHODS:
+        raise ArgumentError(f"unknown method {method!r}: use one of {', '.join(_METHODS.values())}")
+    chosen = _METHODS[method.lower()]
+    if has_constraints and chosen not in _CONSTRAINTS:
+        raise ArgumentError(f"method {chosen} does not take constraints: use {' or '.join(sorted(_CONSTRAINTS))}")
+    if has_bounds and chosen not in _BOUNDS:
+        raise ArgumentError(f"method {chosen} does not take bounds: use one of {', '.join(sorted(_BOUNDS))}")
+    return chosen
+
+
+# ---------------------------------------------------------------------------------------------
+# The problem, packed into one flat vector
+
+
+class _Packing:
+    """The optimised variables laid end to end in one flat vector, in x0's order."""
+
+    def __init__(self, x0: Mapping[str, np.ndarray]) -> None:
+        self.names = list(x0)
+        self.shapes = [x0[name].shape for name in self.names]
+        self.sizes = [int(np.prod(shape, dtype=int)) for shape in self.shapes]
+        self.offsets = [0, *np.cumsum(self.sizes).tolist()]
+        self.size = self.offsets[-1]
+
+    def pack(self, values: Mapping[str, np.ndarray]) -> np.ndarray:
+        return np.concatenate([np.ravel(values[name]) for name in self.names]).astype(float)
+
+    def unpack(self, z: np.ndarray) -> dict[str, np.ndarray]:
+        return {
+            name: z[start:stop].reshape(shape)
+            for name, shape, start, stop in zip(self.names, self.shapes, self.offsets, self.offsets[1:])
+        }
+
+    def blocks(self) -> list[tuple[int, int]]:
+        """The (i, j) pairs of the Hessian's blocks with i <= j."""
+        n = len(self.names)
+        return [(i, j) for i in range(n) for j in range(i, n)]
+
+    def assemble(self, blocks: Sequence[np.ndarray]) -> np.ndarray:
+        """The full symmetric matrix from its upper blocks (in `blocks()` order)."""
+        full = np.zeros((self.size, self.size))
+        for (i, j), block in zip(self.blocks(), blocks):
+            rows = slice(self.offsets[i], self.offsets[i + 1])
+            cols = slice(self.offsets[j], self.offsets[j + 1])
+            matrix = np.reshape(block, (self.sizes[i], self.sizes[j]))
+            full[rows, cols] = matrix
+            if i != j:
+                full[cols, rows] = matrix.T
+        return full
+
+
+def _as_tuple(result: Any) -> tuple[np.ndarray, ...]:
+    return result if isinstance(result, tuple) else (result,)
+
+
+def _multiplier_name(taken: Mapping[str, str] | set[str]) -> str:
+    name = "multiplier"
+    while name in taken:
+        name += "_"
+    return name
+
+
+# ---------------------------------------------------------------------------------------------
+# The entry point
+
+
+def minimize(
+    objective: Expr | str,
+    x0: Mapping[str, Any],
+    *,
+    data: Mapping[str, Any] | None = None,
+    bounds: Mapping[str, tuple[Any, Any]] | None = None,
+    constraints: Sequence[Any] | str | tuple | None = None,
+    method: str | None = None,
+    tol: float | None = None,
+    maxiter: int | None = None,
+    progress: bool = False,
+    kinds: Mapping[str, str] | None = None,
+) -> MinimizeResult:
+    """Minimise a scalar expression over the variables named in `x0`, with scipy.optimize.
+
+    ``md.minimize("norm2(A*x - b)^2", {"x": np.zeros(3)}, data={"A": A, "b": b})`` returns a
+    `MinimizeResult` whose ``.x["x"]`` is the least-squares solution.
+
+    - `objective`: an expression, or its text. With text, each variable's kind comes from its value:
+      a 0-D value is a scalar, 1-D a vector, 2-D a matrix; declare symmetric matrices (or any other kind) with
+      `kinds`, e.g. ``kinds={"S": "symmetric"}`` (text only).
+    - `x0`: the initial value of each variable optimised (scalars, vectors or matrices, several at once).
+    - `data`: the values of the objective's other variables, held fixed.
+    - `bounds`: name -> (low, high), each None (unbounded), a number or an array broadcast to the variable's
+      shape.
+    - `constraints`: one or a list of comparisons, as text ``"sum(w) == 1"``, ``"A*x <= b"``, ``"x >= 0"``, or
+      tuples ``(lhs, op, rhs)`` of expressions, text or numbers with op "==", "<=" or ">="; scalar, or
+      element-wise over a vector. Their Jacobians are derived symbolically.
+    - `method`: a scipy.optimize.minimize method. The default: with constraints, "SLSQP" up to `SMALL` (500)
+      unknowns in all (it lands on active bounds exactly) and "trust-constr" (exact Hessians of the objective
+      and of the constraints) above; with bounds only, "L-BFGS-B"; else "trust-exact" (exact Hessian) up to
+      `SMALL` unknowns and "L-BFGS-B" above.
+      Methods that use a Hessian get the exact one, assembled from the blocks ``md.diff(f, a, b)``.
+    - `tol`, `maxiter`: passed to scipy (``tol``, ``options={"maxiter": ...}``); None keeps scipy's defaults.
+    - `progress`: show the iteration and the objective with rich while solving (on stderr).
+
+    Gradients and Hessians are derived once and compiled once (`md.compile`, NumPy backend). NumPy's
+    floating-point warnings are silenced while solving: a trial point outside the objective's domain gives
+    inf or NaN, which scipy's line searches and trust regions step back from.
+
+    Errors (each an `md.MatdiffError`): an `ArgumentError` for a name in x0, data, bounds or a constraint that
+    is not in the objective, a variable of the objective given neither in x0 nor data, a non-finite x0, an
+    infeasible bound (low > high), a constraint that is not a comparison or an unknown method; a
+    `ShapeError` for an objective that is not a scalar or values whose shapes disagree with the expression
+    or with each other (naming them and their shapes); an `EvaluationError` where the objective is not
+    finite at x0.
+    """
+    import scipy.optimize
+
+    x0_given = _mapping(x0, "x0")
+    start = {name: _array(name, value) for name, value in x0_given.items()}
+    fixed = {name: _array(name, value) for name, value in _mapping(data, "data").items()}
+    f = _objective(objective, start, fixed, kinds)
+    _check_names(f, start, fixed)
+    all_values = {**fixed, **start}
+    value0 = _evaluate_at([f], all_values, "the objective")[0]
+    if not np.isfinite(value0):
+        raise EvaluationError(f"the objective is not finite at x0 ({float(value0)}): start inside its domain")
+    limits = _bounds(bounds, start, fixed, f)
+    for name, (low, high) in limits.items():
+        start[name] = np.clip(start[name], low, high)
+    if constraints is None:
+        items: list[Any] = []
+    elif isinstance(constraints, (str, tuple)) or isinstance(constraints, Expr):
+        items = [constraints]
+    else:
+        items = list(constraints)
+    comparisons = [_constraint(item, f.variables, {**fixed, **start}, f, start) for item in items]
+    packing = _Packing(start)
+    chosen = _method(method, bool(limits), bool(comparisons), packing.size)
+    if tol is not None and (not isinstance(tol, (int, float)) or not tol > 0 or not math.isfinite(tol)):
+        raise ArgumentError(f"tol must be a positive number, got {tol!r}")
+    if maxiter is not None and (not isinstance(maxiter, int) or isinstance(maxiter, bool) or maxiter < 1):
+        raise ArgumentError(f"maxiter must be a positive integer, got {maxiter!r}")
+
+    args = list(f.variables)
+    names = packing.names
+    value_and_gradient = compile_exprs(f, *(diff(f, name) for name in names), args=args)
+
+    def values_at(z: np.ndarray) -> dict[str, np.ndarray]:
+        return {**fixed, **packing.unpack(z)}
+
+    def fun(z: np.ndarray) -> tuple[float, np.ndarray]:
+        value, *gradients = _as_tuple(value_and_gradient(**values_at(z)))
+        return float(value), np.concatenate([np.ravel(g) for g in gradients])
+
+    def value_only(z: np.ndarray) -> float:
+        return fun(z)[0]
+
+    options: dict[str, Any] = {}
+    if maxiter is not None:
+        options["maxiter"] = maxiter
+    keywords: dict[str, Any] = {"method": chosen, "tol": tol, "options": options}
+    if chosen in _GRADIENT:
+        keywords["jac"] = True
+        objective_function: Callable[[np.ndarray], Any] = fun
+    else:
+        objective_function = value_only
+    if chosen in _HESSIAN:
+        pairs = packing.blocks()
+        hessian_blocks = compile_exprs(*(diff(f, names[i], names[j]) for i, j in pairs), args=args)
+
+        def hess(z: np.ndarray) -> np.ndarray:
+            return packing.assemble(_as_tuple(hessian_blocks(**values_at(z))))
+
+        keywords["hess"] = hess
+    if limits:
+        low = packing.pack({name: limits.get(name, (np.full(s, -np.inf), None))[0]
+                            for name, s in zip(names, packing.shapes)})  # fmt: skip
+        high = packing.pack({name: limits.get(name, (None, np.full(s, np.inf)))[1]
+                             for name, s in zip(names, packing.shapes)})  # fmt: skip
+        keywords["bounds"] = scipy.optimize.Bounds(low, high)
+    if comparisons:
+        keywords["constraints"] = [
+            _scipy_constraint(c, packing, fixed, args, chosen, scipy.optimize) for c in comparisons
+        ]
+
+    history = [float(value0)]
+    display = _Progress(maxiter) if progress else None
+
+    def callback(intermediate_result: Any) -> None:
+        value = getattr(intermediate_result, "fun", None)
+        if value is None:  # pragma: no cover - every method of scipy >= 1.11 reports fun
+            value = value_only(np.asarray(intermediate_result.x))
+        history.append(float(value))
+        if display is not None:
+            display.update(len(history) - 1, history[-1])
+
+    try:
+        if display is not None:
+            display.start(history[0])
+        with np.errstate(all="ignore"):
+            solution = scipy.optimize.minimize(
+                objective_function, packing.pack(start), callback=callback, **keywords
+            )
+    finally:
+        if display is not None:
+            display.stop()
+    final = float(solution.fun)
+    if history[-1] != final:
+        history.append(final)
+    x = {}
+    for name, kind_value in packing.unpack(np.asarray(solution.x, dtype=float)).items():
+        value = np.array(kind_value, dtype=float)
+        if f.variables[name] == "symmetric":
+            value = (value + value.T) / 2
+        x[name] = value
+    return MinimizeResult(
+        x=x,
+        fun=final,
+        success=bool(solution.success) and math.isfinite(final),
+        status=int(solution.status),
+        message=str(solution.message),
+        nit=int(getattr(solution, "nit", len(history) - 1)),
+        history=history,
+        method=chosen,
+        nfev=int(getattr(solution, "nfev", 0)),
+        raw=solution,
+    )
+
+
+def _scipy_constraint(c: _Constraint, packing: _Packing, fixed: Mapping[str, np.ndarray], args: list[str],
+                      method: str, optimize: Any) -> Any:  # fmt: skip
+    """One constraint for scipy: a NonlinearConstraint (trust-constr) or dicts (SLSQP)."""
+    names = packing.names
+    variables = c.g.variables
+    involved = [name for name in names if name in variables]
+    jacobian_exprs = [diff(c.g, name) for name in involved]
+    compiled = compile_exprs(c.g, *jacobian_exprs, args=args)
+    count = c.low.size
+
+    def values_at(z: np.ndarray) -> dict[str, np.ndarray]:
+        return {**fixed, **packing.unpack(z)}
+
+    def g(z: np.ndarray) -> np.ndarray:
+        return np.ravel(_as_tuple(compiled(**values_at(z)))[0])
+
+    def jacobian(z: np.ndarray) -> np.ndarray:
+        _, *parts = _as_tuple(compiled(**values_at(z)))
+        full = np.zeros((count, packing.size))
+        for name, part in zip(involved, parts):
+            k = names.index(name)
+            full[:, packing.offsets[k] : packing.offsets[k + 1]] = np.reshape(part, (count, packing.sizes[k]))
+        return full
+
+    if method == "trust-constr":
+        taken = set(args)
+        multiplier_name = _multiplier_name(taken)
+        if c.g.ndim == 0:
+            multiplier = E.var(multiplier_name, "scalar")
+            lagrangian = multiplier * c.g
+        else:
+            multiplier = E.var(multiplier_name, "vector", (c.g.shape[0],))
+            lagrangian = multiplier.T @ c.g
+        pairs = [(i, j) for i, j in packing.blocks()]
+        blocks = [diff(lagrangian, names[i], names[j]) if names[i] in variables and names[j] in variables else None
+                  for i, j in pairs]  # fmt: skip
+        nonzero = [b for b in blocks if b is not None]
+        hessians = compile_exprs(*nonzero, args=[*args, multiplier_name]) if nonzero else None
+
+        def hess(z: np.ndarray, v: np.ndarray) -> np.ndarray:
+            found = iter(_as_tuple(hessians(**values_at(z), **{multiplier_name: v if c.g.ndim else v[0]}))
+                         if hessians is not None else ())  # fmt: skip
+            parts = [next(found) if b is not None else np.zeros((packing.sizes[i], packing.sizes[j]))
+                     for b, (i, j) in zip(blocks, pairs)]  # fmt: skip
+            return packing.assemble(parts)
+
+        return optimize.NonlinearConstraint(g, c.low, c.high, jac=jacobian, hess=hess)
+    if c.op == "==":
+        return {"type": "eq", "fun": lambda z: g(z) - c.low, "jac": jacobian}
+    if c.op == "<=":
+        return {"type": "ineq", "fun": lambda z: c.high - g(z), "jac": lambda z: -jacobian(z)}
+    return {"type": "ineq", "fun": lambda z: g(z) - c.low, "jac": jacobian}
+
+
+class _Progress:
+    """A rich display of the iteration and the objective, on stderr."""
+
+    def __init__(self, maxiter: int | None) -> None:
+        from rich.console import Console
+        from rich.progress import BarColumn, Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
+
+        columns: list[Any] = [SpinnerColumn(), TextColumn("md.minimize: iteration {task.completed}")]
+        if maxiter is not None:
+            columns += [BarColumn(), TextColumn("of {task.total}")]
+        columns += [TextColumn("objective {task.fields[objective]}"), TimeElapsedColumn()]
+        self.progress = Progress(*columns, console=Console(stderr=True))
+        self.task = self.progress.add_task("minimize", total=maxiter, objective="")
+
+    def start(self, value: float) -> None:
+        self.progress.start()
+        self.update(0, value)
+
+    def update(self, iteration: int, value: float) -> None:
+        self.progress.update(self.task, completed=iteration, objective=f"{value:.10g}")
+
+    def stop(self) -> None:
+        self.progress.stop()
