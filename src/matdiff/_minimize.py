@@ -21,7 +21,7 @@ from . import _expr as E
 from ._api import expression
 from ._codegen import compile_exprs
 from ._diff import diff
-from ._errors import ArgumentError, EvaluationError, ShapeError
+from ._errors import ArgumentError, EvaluationError, ShapeError, UnfixedSizeError, with_tail
 from ._evaluate import evaluate
 from ._expr import Expr
 
@@ -136,7 +136,12 @@ def _objective(objective: Expr | str, x0: Mapping[str, np.ndarray], data: Mappin
     if isinstance(objective, str):
         declared = dict(_mapping(kinds, "kinds"))
         given = {name: _KIND_BY_NDIM[a.ndim] for name, a in {**x0, **data}.items()}
-        f = expression(objective, {**given, **declared}, "minimize")
+        try:
+            f = expression(objective, {**given, **declared}, "minimize")
+        except ShapeError as error:
+            kinds_text = ", ".join(f"{name} {tuple(a.shape)} a {_KIND_BY_NDIM[a.ndim]}" for name, a in
+                                   {**x0, **data}.items() if name not in declared)  # fmt: skip
+            raise with_tail(error, f"\n(the kinds come from the values' shapes: {kinds_text})") from None
     else:
         f = expression(objective, dict(_mapping(kinds, "kinds")), "minimize")
     if f.ndim != 0:
@@ -167,8 +172,7 @@ def _check_names(f: Expr, x0: Mapping[str, np.ndarray], data: Mapping[str, np.nd
         if not np.all(np.isfinite(value)):
             raise ArgumentError(f"x0 for {name} is not finite: {value}")
     for name, kind in variables.items():
-        value = x0.get(name, data.get(name))
-        assert value is not None
+        value = x0[name] if name in x0 else data[name]
         if value.ndim != _NDIM_BY_KIND[kind] or (kind == "symmetric" and value.shape[0] != value.shape[1]):
             need = "a square matrix" if kind == "symmetric" else f"{_NDIM_BY_KIND[kind]} axes"
             raise ShapeError(f"{name} is a {kind} in the objective, so its value needs {need}; got shape "
@@ -183,6 +187,8 @@ def _evaluate_at(exprs: Sequence[Expr], values: Mapping[str, np.ndarray], what: 
         shapes = _shapes(values)
         if "must agree" in str(error) or "axes" in str(error) or "shape" in str(error):
             raise ShapeError(f"the values do not fit {what}: {error} (the values' shapes: {shapes})") from error
+        if isinstance(error, UnfixedSizeError):
+            raise
         raise EvaluationError(f"{what} cannot be evaluated at x0: {error}") from error
 
 
@@ -270,7 +276,12 @@ def _constraint(item: object, kinds: Mapping[str, str], values: Mapping[str, np.
         g, bound_side = (lhs, rhs) if constant[1] else (rhs, lhs)
         if constant[0]:  # c <= g is g >= c
             op = {"<=": ">=", ">=": "<=", "==": "=="}[op]
-        bound = bound_side if not isinstance(bound_side, Expr) else _evaluate_at([bound_side], {}, text)[0]
+        bound = bound_side
+        if isinstance(bound_side, Expr):
+            try:
+                bound = _evaluate_at([bound_side], {}, text)[0]
+            except UnfixedSizeError:  # a size only the other side fixes (vector(1)): compare the difference
+                g, bound = lhs - rhs, np.zeros(())
     else:
         g, bound = lhs - rhs, np.zeros(())
     assert isinstance(g, Expr)
@@ -421,7 +432,12 @@ def minimize(
     or with each other (naming them and their shapes); an `EvaluationError` where the objective is not
     finite at x0.
     """
-    import scipy.optimize
+    try:
+        import scipy.optimize
+    except ImportError:  # pragma: no cover - scipy is installed with the optimize extra
+        raise ArgumentError(
+            "md.minimize needs scipy, which is not installed: pip install 'matdiff[optimize]'"
+        ) from None
 
     x0_given = _mapping(x0, "x0")
     start = {name: _array(name, value) for name, value in x0_given.items()}
@@ -506,9 +522,7 @@ def minimize(
         if display is not None:
             display.start(history[0])
         with np.errstate(all="ignore"):
-            solution = scipy.optimize.minimize(
-                objective_function, packing.pack(start), callback=callback, **keywords
-            )
+            solution = scipy.optimize.minimize(objective_function, packing.pack(start), callback=callback, **keywords)
     finally:
         if display is not None:
             display.stop()
