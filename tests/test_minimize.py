@@ -320,3 +320,12 @@ def test_kinds_only_with_text():
 def test_a_matrix_constraint_is_refused():
     with pytest.raises(md.ShapeError, match="element-wise over a vector"):
         md.minimize("norm2(X)^2", {"X": np.ones((2, 2))}, constraints="X >= 0")
+
+
+@pytest.mark.parametrize(("method", "atol"), [(None, 1e-7), ("trust-constr", 1e-5)])
+def test_a_nonlinear_constraint_uses_its_exact_hessian(rng, method, atol):
+    a = rng.normal(size=4)
+    # min a'x subject to x'x <= 1 is at -a/|a|; trust-constr uses the Hessian of the multiplier times x'x
+    result = md.minimize("a'*x", {"x": np.zeros(4)}, data={"a": a}, constraints="x'*x <= 1", method=method, tol=1e-12)
+    assert result.success, result.message
+    assert_allclose(result.x["x"], -a / np.linalg.norm(a), atol=atol)
