@@ -91,15 +91,19 @@ def test_l2_regularised_logistic_regression(rng, method, tol):
     assert result.fun == pytest.approx(reference.fun, rel=1e-10)
 
 
-def test_non_negative_least_squares_matches_nnls(rng):
+@pytest.mark.parametrize(
+    ("method", "used"), [(None, "trust-constr"), ("L-BFGS-B", "L-BFGS-B"), ("SLSQP", "SLSQP"), ("TNC", "TNC")]
+)
+def test_non_negative_least_squares_matches_nnls(rng, method, used):
     A = rng.normal(size=(30, 6))
     b = rng.normal(size=30)
     expected, _ = scipy_optimize.nnls(A, b)
     assert (expected == 0).any()  # some bounds are active
     result = md.minimize("norm2(A*x - b)^2", {"x": np.ones(6)}, data={"A": A, "b": b}, bounds={"x": (0, None)},
-                         tol=1e-14)  # fmt: skip
-    assert result.method == "L-BFGS-B"
+                         method=method, tol=1e-14)  # fmt: skip
+    assert result.method == used
     assert_allclose(result.x["x"], expected, atol=1e-7)
+    assert len(result.history) >= 2 and result.history[-1] == result.fun
 
 
 def simplex_projection(v: np.ndarray) -> np.ndarray:
@@ -329,3 +333,131 @@ def test_a_nonlinear_constraint_uses_its_exact_hessian(rng, method, atol):
     result = md.minimize("a'*x", {"x": np.zeros(4)}, data={"a": a}, constraints="x'*x <= 1", method=method, tol=1e-12)
     assert result.success, result.message
     assert_allclose(result.x["x"], -a / np.linalg.norm(a), atol=atol)
+
+
+# ---------------------------------------------------------------------------------------------
+# Every scipy method, Hessian-vector products, and the projected Newton steps after trust-constr
+
+ALL_METHODS = ["Nelder-Mead", "Powell", "CG", "BFGS", "Newton-CG", "L-BFGS-B", "TNC", "COBYLA", "COBYQA", "SLSQP",
+               "trust-constr", "dogleg", "trust-ncg", "trust-exact", "trust-krylov"]  # fmt: skip
+DERIVATIVE_FREE = {"Nelder-Mead", "Powell", "COBYLA", "COBYQA"}
+
+
+@pytest.mark.parametrize("method", ALL_METHODS)
+def test_every_scipy_method_solves_ridge_regression(rng, method):
+    # ridge regression: (A'A + I) x = A'b, strictly convex, so every method must find it
+    A, b = regression(rng, m=20, n=3)
+    expected = np.linalg.solve(A.T @ A + np.eye(3), A.T @ b)
+    result = md.minimize("norm2(A*x - b)^2 + norm2(x)^2", {"x": np.zeros(3)}, data={"A": A, "b": b},
+                         method=method, tol=1e-12, maxiter=20_000)  # fmt: skip
+    assert result.method == method
+    assert_allclose(result.x["x"], expected, atol=1e-4 if method in DERIVATIVE_FREE else 1e-7)
+    # the history starts at x0 (x = 0: |b|^2) and ends at the answer, whatever each method's callback passes
+    assert result.history[0] == pytest.approx(b @ b) and result.history[-1] == result.fun
+    assert len(result.history) >= 2
+
+
+def _objective_in_numpy(A, b, S, c):
+    """The objective of the Hessian-vector-product test, written out in NumPy, of the packed vector
+    (x: 3, X: 2x2, t: scalar)."""
+
+    def value(z):
+        x, X, t = z[:3], z[3:7].reshape(2, 2), z[7]
+        return (np.sum((A @ x - b) ** 2) + t**2 * np.sum(np.exp(x)) + np.trace(X.T @ S @ X @ X.T)
+                + np.sum(np.tanh(X @ c)) * t)  # fmt: skip
+
+    return value
+
+
+def test_hessian_vector_products_match_finite_differences(rng):
+    from matdiff import _minimize
+
+    A, b, c = rng.normal(size=(5, 3)), rng.normal(size=5), rng.normal(size=2)
+    S = rng.normal(size=(2, 2))
+    f = md.parse("norm2(A*x - b)^2 + t^2*sum(exp(x)) + tr(X'*S*X*X') + sum(tanh(X*c))*t",
+                 A="matrix", b="vector", x="vector", X="matrix", S="matrix", t="scalar", c="vector")  # fmt: skip
+    x0 = {"x": rng.normal(size=3), "X": rng.normal(size=(2, 2)), "t": np.array(0.7)}
+    packing = _minimize._Packing(x0)
+    data = {"A": A, "b": b, "S": S, "c": c}
+    nodes = {name: md.parse(name, **{name: f.variables[name]}) for name in packing.names}
+    product = _minimize._hessian_product(f, packing, data, list(f.variables), nodes)
+    z = packing.pack(x0)
+    hessian = md.numeric.hessian(_objective_in_numpy(A, b, S, c), z)
+    for _ in range(3):
+        p = rng.normal(size=z.size)
+        assert_allclose(product(z, p, {}), hessian.value @ p, rtol=1e-6, atol=1e-6)
+
+
+@pytest.fixture
+def above_small(monkeypatch):
+    """Treat every problem as large: Hessians as products, never formed."""
+    from matdiff import _minimize
+
+    monkeypatch.setattr(_minimize, "SMALL", 2)
+    formed = []
+    original = _minimize._Packing.assemble
+    monkeypatch.setattr(_minimize._Packing, "assemble", lambda self, blocks: formed.append(1) or original(self, blocks))
+    return formed
+
+
+@pytest.mark.parametrize("method", ["Newton-CG", "trust-ncg", "trust-krylov", "trust-constr"])
+def test_large_problems_take_hessian_vector_products(rng, above_small, method):
+    X, y = regression(rng, m=60, n=5)
+    y = np.sign(y)
+    lam = 0.5
+
+    def loss(w):  # the same objective in NumPy, minimised by BFGS as the reference
+        return np.sum(np.logaddexp(0, -y * (X @ w))) + lam / 2 * w @ w
+
+    def gradient(w):
+        return -X.T @ (y / (1 + np.exp(y * (X @ w)))) + lam * w
+
+    reference = scipy_optimize.minimize(loss, np.zeros(5), jac=gradient, method="BFGS", options={"gtol": 1e-11})
+    result = md.minimize("sum(log(1 + exp(-y.*(X*w)))) + lam/2*norm2(w)^2", {"w": np.zeros(5)},
+                         data={"X": X, "y": y, "lam": lam}, method=method, tol=1e-12)  # fmt: skip
+    assert_allclose(result.x["w"], reference.x, rtol=1e-6, atol=1e-7)
+    assert not above_small  # no Hessian was formed
+
+
+def test_large_constrained_problems_use_trust_constr_with_products(rng, above_small):
+    A = rng.normal(size=(12, 4))
+    b = rng.normal(size=12)
+    expected = simplex_least_squares(A, b)
+    result = md.minimize("norm2(A*w - b)^2", {"w": np.full(4, 0.25)}, data={"A": A, "b": b},
+                         constraints=["sum(w) == 1", "w'*w <= 1"], bounds={"w": (0, None)}, tol=1e-12)  # fmt: skip
+    assert result.method == "trust-constr"
+    assert_allclose(result.x["w"], expected, atol=1e-5)
+    assert not above_small
+
+
+@pytest.mark.parametrize("seed", range(5))
+def test_bounded_problems_land_on_their_active_bounds(seed):
+    # the default for bounds is trust-constr (an interior-point method) followed by projected Newton steps:
+    # the answer is on the bound exactly, not 1e-6 inside
+    rng = np.random.default_rng(seed)
+    A = rng.normal(size=(25, 8))
+    b = rng.normal(size=25)
+    low, high = -0.2 * rng.random(8), 0.2 * rng.random(8)
+    expected = scipy_optimize.lsq_linear(A, b, bounds=(low, high), method="bvls", tol=1e-14).x
+    result = md.minimize("norm2(A*x - b)^2", {"x": np.zeros(8)}, data={"A": A, "b": b}, bounds={"x": (low, high)})
+    assert result.method == "trust-constr"
+    assert_allclose(result.x["x"], expected, atol=1e-10)
+    on_bounds = np.isclose(expected, low, atol=1e-12) | np.isclose(expected, high, atol=1e-12)
+    assert on_bounds.any()
+    assert_array_equal_where(result.x["x"], expected, on_bounds)
+
+
+def assert_array_equal_where(actual, expected, where):
+    np.testing.assert_array_equal(actual[where], expected[where])
+
+
+def test_a_nonconvex_bounded_problem_keeps_a_local_minimum(rng):
+    # the projected Newton steps never make the answer worse: on a nonconvex objective the result is still a
+    # point where the projected gradient vanishes, inside the bounds, and no higher than x0
+    x0 = np.array([0.3, -0.4, 0.1])
+    result = md.minimize("sum(sin(3*x)) + norm2(x)^2/4", {"x": x0}, bounds={"x": (-1, 1)})
+    x = result.x["x"]
+    gradient = 3 * np.cos(3 * x) + x / 2
+    assert np.all((x >= -1) & (x <= 1))
+    assert np.linalg.norm(x - np.clip(x - gradient, -1, 1)) < 1e-8
+    assert result.fun <= np.sum(np.sin(3 * x0)) + x0 @ x0 / 4
