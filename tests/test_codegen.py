@@ -413,7 +413,7 @@ def test_dask_distributed_logistic_gradient() -> None:
     gradient = md.compile(md.diff(f, "w"), backend="array_api")
     rng = np.random.default_rng(6)
     X, w, y = rng.normal(size=(1000, 5)), rng.normal(size=5), rng.choice([-1.0, 1.0], size=1000)
-    with LocalCluster(n_workers=2, threads_per_worker=1, processes=False, dashboard_address=None) as cluster:
+    with LocalCluster(n_workers=2, threads_per_worker=1, processes=False, dashboard_address=":0") as cluster:
         with Client(cluster):
             lazy = gradient(da.from_array(X, chunks=(250, 5)), da.from_array(w), da.from_array(y, chunks=250))
             assert isinstance(lazy, da.Array)

@@ -611,6 +611,14 @@ def power(x: Expr, exponent: float) -> Expr:
             return const(float(np.float64(base) ** exponent), what)
     if x.op == "pow" and float(exponent).is_integer() and float(x.attrs[0]).is_integer():
         return power(x.args[0], x.attrs[0] * exponent)  # (x^a)^b = x^(ab) for integer a, b
+    coefficient, base = split_coefficient(x)
+    if coefficient != 1.0 and (coefficient > 0 or exponent.is_integer()):  # (c x)^p = c^p x^p, real for these
+        with np.errstate(all="ignore"):
+            factor = float(np.float64(coefficient) ** exponent)
+        # only where c^p is a short number, so that 1/(2*s) reads 0.5/s and cancels against a 2 outside, while
+        # 1/(3*x) does not become 0.3333333333333333/x
+        if np.isfinite(factor) and factor != 0.0 and float(f"{factor:.4g}") == factor:
+            return scale(factor, power(base, exponent))
     return Expr("pow", (x,), (exponent,), x.shape)
 
 
