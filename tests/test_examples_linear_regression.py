@@ -1,0 +1,105 @@
+"""examples/linear_regression.py against references computed here: np.linalg.lstsq, the closed-form maximum
+likelihood variance, the OLS covariance s2*inv(X'X), and finite differences of the log-likelihood's gradient
+written out in NumPy."""
+
+from __future__ import annotations
+
+import importlib.util
+from pathlib import Path
+
+import numpy as np
+import pytest
+from numpy.testing import assert_allclose
+
+pytest.importorskip("sklearn")
+pytest.importorskip("scipy")
+pytest.importorskip("matplotlib")
+
+SCRIPT = Path(__file__).resolve().parents[1] / "examples" / "linear_regression.py"
+
+
+def load_script():
+    spec = importlib.util.spec_from_file_location("example_linear_regression", SCRIPT)
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+@pytest.fixture(scope="module")
+def run(tmp_path_factory):
+    folder = tmp_path_factory.mktemp("figures")
+    return load_script().main(["--small", "--figures", str(folder)]), folder
+
+
+@pytest.fixture(scope="module")
+def data():
+    from sklearn.datasets import load_diabetes
+
+    X, y = load_diabetes(return_X_y=True)
+    return np.column_stack([np.ones(len(y)), X]), y
+
+
+def test_the_fit_matches_lstsq_and_the_closed_form_variance(run, data):
+    measured, _ = run
+    X, y = data
+    w = np.linalg.lstsq(X, y, rcond=None)[0]
+    s2 = np.mean((y - X @ w) ** 2)
+    assert_allclose(measured["w"], w, rtol=0, atol=1e-7 * np.max(np.abs(w)))
+    assert measured["s2"] == pytest.approx(s2, rel=1e-8)
+    assert_allclose(measured["w_normal"], w, rtol=1e-10)
+    assert_allclose(measured["w_from_matdiff"], w, rtol=1e-10)
+    assert measured["s2_normal"] == pytest.approx(s2, rel=1e-12)
+
+
+def test_md_minimize_defaults_are_close(run, data):
+    # the default method and tolerance need not be tight on this badly scaled problem (see the script's
+    # table), but they land near the optimum
+    measured, _ = run
+    X, y = data
+    w = np.linalg.lstsq(X, y, rcond=None)[0]
+    assert np.max(np.abs(measured["w_default"] - w)) < 1e-2 * np.max(np.abs(w))
+    assert measured["s2_default"] == pytest.approx(np.mean((y - X @ w) ** 2), rel=1e-2)
+    for label, row in measured["runs"].items():
+        assert row["success"], label
+
+
+def test_standard_errors_match_the_ols_formula(run, data):
+    measured, _ = run
+    X, y = data
+    n = len(y)
+    w = np.linalg.lstsq(X, y, rcond=None)[0]
+    s2 = np.mean((y - X @ w) ** 2)
+    assert_allclose(measured["se_fisher"], np.sqrt(np.diag(s2 * np.linalg.inv(X.T @ X))), rtol=1e-7)
+    assert measured["se_s2"] == pytest.approx(s2 * np.sqrt(2 / n), rel=1e-7)
+
+
+def test_the_hessian_matches_finite_differences_of_the_gradient(run, data):
+    measured, _ = run
+    X, y = data
+    n, p = X.shape
+
+    def gradient(z):  # of the negative log-likelihood, by hand: (w, s2) packed
+        w, s2 = z[:p], z[p]
+        r = y - X @ w
+        return np.append(-X.T @ r / s2, -(r @ r) / (2 * s2**2) + n / (2 * s2))
+
+    z = np.append(measured["w"], measured["s2"])
+    steps = 1e-6 * np.maximum(np.abs(z), 1.0)
+    numeric = np.column_stack(
+        [(gradient(z + h * e) - gradient(z - h * e)) / (2 * h) for h, e in zip(steps, np.eye(p + 1))]
+    )
+    hessian = measured["hessian"]
+    assert hessian.shape == (p + 1, p + 1)
+    assert_allclose(hessian, (numeric + numeric.T) / 2, rtol=1e-6, atol=1e-8 * np.max(np.abs(hessian)))
+
+
+def test_the_figures_are_written(run):
+    import matplotlib.image
+
+    measured, folder = run
+    paths = measured["figures"]
+    assert {Path(path).name for path in paths} == {"linear_regression-likelihood.png", "linear_regression-fit.png"}
+    for path in paths:
+        assert Path(path).parent == folder
+        image = matplotlib.image.imread(path)
+        assert image.ndim == 3 and image.shape[0] > 300 and image.shape[1] > 400
