@@ -421,6 +421,25 @@ def test_dask_distributed_logistic_gradient() -> None:
             assert_allclose(lazy.compute(), -X.T @ (y * sigmoid(-y * (X @ w))), rtol=1e-12)
 
 
+@pytest.mark.skipif(importlib.util.find_spec("dask") is None or not AVAILABLE["array_api"],
+                    reason="dask and array-api-compat not installed")  # fmt: skip
+def test_dask_hessian_with_an_identity() -> None:
+    """A constant the program creates (the identity of the ridge term) takes the device of Dask arrays,
+    which have no .device attribute: array_api_compat.device finds it."""
+    import dask
+    import dask.array as da
+
+    f = md.parse("sum(log(1+exp(-y.*(X*w)))) + lam/2*norm2(w)^2", lam="scalar")
+    hessian = md.compile(md.diff(f, "w", "w"), backend="array_api", args=["X", "lam", "w", "y"])
+    rng = np.random.default_rng(7)
+    X, w, y = rng.normal(size=(200, 4)), rng.normal(size=4), rng.choice([-1.0, 1.0], size=200)
+    lazy = hessian(da.from_array(X, chunks=(50, 4)), da.from_array(np.array(0.5)), da.from_array(w),
+                   da.from_array(y, chunks=50))  # fmt: skip
+    s = sigmoid(y * (X @ w))
+    with dask.config.set(scheduler="synchronous"):
+        assert_allclose(lazy.compute(), X.T @ (X * (s * (1 - s))[:, None]) + 0.5 * np.eye(4), rtol=1e-12)
+
+
 # ---------------------------------------------------------------------------------------------
 # Every expression the rest of the suite evaluated, through every backend
 

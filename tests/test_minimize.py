@@ -92,7 +92,7 @@ def test_l2_regularised_logistic_regression(rng, method, tol):
 
 
 @pytest.mark.parametrize(
-    ("method", "used"), [(None, "trust-constr"), ("L-BFGS-B", "L-BFGS-B"), ("SLSQP", "SLSQP"), ("TNC", "TNC")]
+    ("method", "used"), [(None, "L-BFGS-B"), ("L-BFGS-B", "L-BFGS-B"), ("SLSQP", "SLSQP"), ("TNC", "TNC")]
 )
 def test_non_negative_least_squares_matches_nnls(rng, method, used):
     A = rng.normal(size=(30, 6))
@@ -281,7 +281,11 @@ B5 = np.ones(5)
         (dict(x0={"x": np.zeros(3)}, constraints="0 <= sum(x) <= 1"), md.ArgumentError, ["2 comparisons"]),
         (dict(x0={"x": np.zeros(3)}, constraints=[md.parse("sum(x)")]), md.ArgumentError, ["not a comparison"]),
         (dict(x0={"x": np.zeros(3)}, constraints=("sum(x)", "<", 1)), md.ArgumentError, ["not a comparison"]),
-        (dict(x0={"x": np.zeros(3)}, constraints="sum(z) == 1"), md.ArgumentError, ["'z'", "does not occur"]),
+        (dict(x0={"x": np.zeros(3)}, constraints="sum(z) == 1"), md.ArgumentError, ["'z'", "neither in the objective"]),
+        (dict(x0={"x": np.zeros(3)}, data={"A": A3, "b": B5, "q": 1.0}), md.ArgumentError,
+         ["'q'", "neither in the objective", "nor in a constraint"]),
+        (dict(x0={"x": np.zeros(3)}, constraints="norm2(x) <= 1"), md.EvaluationError, ["derivative", "by x", "x0"]),
+        (dict(x0={"x": np.ones(3)}, constraints="log(x - 2) >= 0"), md.EvaluationError, ["not finite at x0"]),
         (dict(x0={"x": np.zeros(3)}, constraints="sum(b) == 1"), md.ArgumentError, ["none of the variables"]),
         (dict(x0={"x": np.zeros(3)}, constraints="1 == 2"), md.ArgumentError, ["no variables"]),
         (dict(x0={"x": np.zeros(3)}, constraints="x == vector(1)*2"), None, []),
@@ -432,15 +436,15 @@ def test_large_constrained_problems_use_trust_constr_with_products(rng, above_sm
 
 @pytest.mark.parametrize("seed", range(5))
 def test_bounded_problems_land_on_their_active_bounds(seed):
-    # the default for bounds is trust-constr (an interior-point method) followed by projected Newton steps:
-    # the answer is on the bound exactly, not 1e-6 inside
+    # the default for bounds is L-BFGS-B followed by projected Newton steps with the exact Hessian: the
+    # answer is on the bound exactly, and as exact as the reference inside
     rng = np.random.default_rng(seed)
     A = rng.normal(size=(25, 8))
     b = rng.normal(size=25)
     low, high = -0.2 * rng.random(8), 0.2 * rng.random(8)
     expected = scipy_optimize.lsq_linear(A, b, bounds=(low, high), method="bvls", tol=1e-14).x
     result = md.minimize("norm2(A*x - b)^2", {"x": np.zeros(8)}, data={"A": A, "b": b}, bounds={"x": (low, high)})
-    assert result.method == "trust-constr"
+    assert result.method == "L-BFGS-B"
     assert_allclose(result.x["x"], expected, atol=1e-10)
     on_bounds = np.isclose(expected, low, atol=1e-12) | np.isclose(expected, high, atol=1e-12)
     assert on_bounds.any()
@@ -461,3 +465,22 @@ def test_a_nonconvex_bounded_problem_keeps_a_local_minimum(rng):
     assert np.all((x >= -1) & (x <= 1))
     assert np.linalg.norm(x - np.clip(x - gradient, -1, 1)) < 1e-8
     assert result.fun <= np.sum(np.sin(3 * x0)) + x0 @ x0 / 4
+
+
+def test_data_used_only_by_a_constraint(rng):
+    # least squares in a ball of radius r: the radius is data only the constraint uses; the reference solves
+    # (A'A + mu I) x = A'b with |x| = r by bisection on the multiplier mu
+    A, b = regression(rng, m=30, n=4)
+    b = 3 * b
+    r = 0.5
+    unconstrained = np.linalg.lstsq(A, b, rcond=None)[0]
+    assert np.linalg.norm(unconstrained) > r  # the ball's constraint is active
+    low, high = 0.0, 1e6
+    for _ in range(200):
+        mu = (low + high) / 2
+        x = np.linalg.solve(A.T @ A + mu * np.eye(4), A.T @ b)
+        low, high = (mu, high) if np.linalg.norm(x) > r else (low, mu)
+    result = md.minimize("norm2(A*x - b)^2", {"x": np.zeros(4)}, data={"A": A, "b": b, "r": r},
+                         constraints="x'*x <= r^2", tol=1e-12)  # fmt: skip
+    assert_allclose(result.x["x"], x, atol=1e-7)
+

@@ -172,7 +172,8 @@ _BACKENDS = {
     "jax": Backend("jax", "jnp", ("import jax", "import jax.numpy as jnp"), "jax", "jax",
                    "jnp.asarray({x})", "JAX"),  # fmt: skip
     "torch": Backend("torch", "torch", ("import torch",), "torch", "torch", "torch.as_tensor({x})", "PyTorch"),
-    "array_api": Backend("array_api", "xp", ("from array_api_compat import array_namespace",), "array_api_compat",
+    "array_api": Backend("array_api", "xp", ("from array_api_compat import array_namespace, device as device_of",),
+                         "array_api_compat",
                          "array-api", "", "array-api-compat"),  # fmt: skip
 }
 
@@ -323,7 +324,7 @@ def _dtype_lines(program: Program, backend: Backend, indent: str) -> list[str]:
         ]
     return [
         f'{indent}dtype = {first}.dtype if xp.isdtype({first}.dtype, "real floating") else xp.float64',
-        f"{indent}device = {first}.device",
+        f"{indent}device = device_of({first})",  # Dask arrays have no .device attribute
     ]
 
 

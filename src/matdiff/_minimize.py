@@ -9,6 +9,7 @@ Hessian of the Lagrangian term, are compiled too.
 
 from __future__ import annotations
 
+import functools
 import math
 import re
 from collections.abc import Callable, Mapping, Sequence
@@ -159,7 +160,7 @@ def _check_names(f: Expr, x0: Mapping[str, np.ndarray], data: Mapping[str, np.nd
         raise ArgumentError("x0 must name at least one variable to optimise")
     for what, values in (("x0", x0), ("data", data)):
         for name in values:
-            if name not in variables:
+            if name not in variables and what == "x0":  # data may be used by a constraint alone: checked there
                 raise ArgumentError(f"{what} names {name!r}, which does not occur in the objective (its variables: "
                                     f"{listed})")  # fmt: skip
     both = sorted(set(x0) & set(data))
@@ -272,9 +273,9 @@ def _constraint(item: object, kinds: Mapping[str, str], values: Mapping[str, np.
     for e in (lhs, rhs):
         if isinstance(e, Expr):
             for name in e.variables:
-                if name not in f.variables:
-                    raise ArgumentError(f"the constraint {text!r} uses {name!r}, which does not occur in the "
-                                        f"objective (its variables: {', '.join(f.variables)})")  # fmt: skip
+                if name not in f.variables and name not in values:
+                    raise ArgumentError(f"the constraint {text!r} uses {name!r}, which is neither in the objective "
+                                        f"(its variables: {', '.join(f.variables)}) nor in data")  # fmt: skip
     if constant[1] or constant[0]:
         g, bound_side = (lhs, rhs) if constant[1] else (rhs, lhs)
         if constant[0]:  # c <= g is g >= c
@@ -293,7 +294,14 @@ def _constraint(item: object, kinds: Mapping[str, str], values: Mapping[str, np.
                          f"over a vector")  # fmt: skip
     if not any(name in x0 for name in g.variables):
         raise ArgumentError(f"the constraint {text!r} involves none of the variables optimised ({', '.join(x0)})")
-    value = _evaluate_at([g], values, f"the constraint {text!r}")[0]
+    involved = [name for name in x0 if name in g.variables]
+    value, *jacobian = _evaluate_at([g, *(diff(g, name) for name in involved)], values, f"the constraint {text!r}")
+    if not np.all(np.isfinite(value)):
+        raise EvaluationError(f"the constraint {text!r} is not finite at x0: start inside its domain")
+    for name, part in zip(involved, jacobian):
+        if not np.all(np.isfinite(part)):
+            raise EvaluationError(f"the derivative of the constraint {text!r} by {name} is not finite at x0 (as that "
+                                  f"of norm2(x) at x = 0): start where the constraint is differentiable")  # fmt: skip
     try:
         c = np.broadcast_to(np.asarray(bound, dtype=float), value.shape).ravel()
     except ValueError:
@@ -317,14 +325,14 @@ def _side(side: object, kinds: Mapping[str, str], text: str) -> Expr | np.ndarra
 
 def _method(method: object, has_bounds: bool, has_constraints: bool, size: int) -> str:
     if method is None:
-        # With bounds only, the exact Hessian makes trust-constr indifferent to scaling, where L-BFGS-B
-        # stops early on badly scaled problems (the diabetes regression by maximum likelihood: 2e-3 relative
-        # error in w, against 1e-9); its barrier leaves active bounds about 1e-6 inside. With constraints,
-        # SLSQP lands on active constraints (x'x <= 1: 1e-8, where trust-constr's default gives 4e-4).
+        # SLSQP and L-BFGS-B land on active constraints and bounds (x'x <= 1: 1e-8, where trust-constr's
+        # default leaves 4e-4; on nnls's problems trust-constr is 20-230x slower and leaves its barrier's 1e-6).
+        # Quasi-Newton methods stop early on badly scaled problems, which the projected Newton steps after
+        # L-BFGS-B repair (see _onto_active_bounds).
         if has_constraints:
             return "SLSQP" if size <= SMALL else "trust-constr"
         if has_bounds:
-            return "trust-constr" if size <= SMALL else "L-BFGS-B"
+            return "L-BFGS-B"
         return "trust-exact" if size <= SMALL else "L-BFGS-B"
     if not isinstance(method, str) or method.lower() not in _METHODS:
         raise ArgumentError(f"unknown method {method!r}: use one of {', '.join(_METHODS.values())}")
@@ -377,6 +385,19 @@ class _Packing:
         return full
 
 
+@functools.lru_cache(maxsize=64)
+def _gradients(f: Expr, names: tuple[str, ...]) -> tuple[Expr, ...]:
+    """The gradient of f by each name, derived once per objective (expressions are hash-consed)."""
+    return tuple(diff(f, name) for name in names)
+
+
+@functools.lru_cache(maxsize=64)
+def _hessian_blocks(f: Expr, names: tuple[str, ...]) -> tuple[Expr, ...]:
+    """The Hessian blocks d2f/da db for a <= b in `names` order (the order of `_Packing.blocks`)."""
+    count = len(names)
+    return tuple(diff(f, names[i], names[j]) for i in range(count) for j in range(i, count))
+
+
 def _as_tuple(result: Any) -> tuple[np.ndarray, ...]:
     return result if isinstance(result, tuple) else (result,)
 
@@ -421,11 +442,12 @@ def minimize(
       tuples ``(lhs, op, rhs)`` of expressions, text or numbers with op "==", "<=" or ">="; scalar, or
       element-wise over a vector. Their Jacobians are derived symbolically.
     - `method`: a scipy.optimize.minimize method. The default, up to `SMALL` (500) unknowns in all:
-      "trust-exact" (exact Hessian) without bounds or constraints, "trust-constr" (exact Hessian) with
-      bounds only, "SLSQP" with constraints. Above it: "L-BFGS-B" without constraints, "trust-constr" with
-      Hessian-vector products with them. trust-constr is an interior-point method: at an active bound its
-      answer lies about 1e-6 inside (``tol=1e-12`` brings it within ~1e-11); "L-BFGS-B" and "SLSQP" land
-      on active bounds, but as quasi-Newton methods they can stop early on badly scaled problems.
+      "trust-exact" (exact Hessian) without bounds or constraints; "L-BFGS-B" with bounds only, followed by
+      projected Newton steps with the exact Hessian (quasi-Newton methods stop early on badly scaled
+      problems; the steps make the answer exact, on the active bounds); "SLSQP" with constraints. Above
+      `SMALL`: "L-BFGS-B" (without the steps) without constraints, "trust-constr" with Hessian-vector
+      products with them. trust-constr is an interior-point method: at an active bound its answer lies
+      about 1e-6 inside.
       Methods that use a Hessian get the exact one, assembled from the blocks ``md.diff(f, a, b)``, or
       above `SMALL` unknowns (Newton-CG, trust-ncg, trust-krylov, trust-constr) exact Hessian-vector
       products, the derivative of the gradient's inner product with a direction.
@@ -469,7 +491,15 @@ def minimize(
         items = [constraints]
     else:
         items = list(constraints)
-    comparisons = [_constraint(item, f.variables, {**fixed, **start}, f, start) for item in items]
+    # data the objective does not use may be used by constraints (the radius r in "x'*x <= r^2")
+    constraint_kinds = {**{name: _KIND_BY_NDIM[a.ndim] for name, a in fixed.items()}, **(kinds or {}), **f.variables}
+    comparisons = [_constraint(item, constraint_kinds, {**fixed, **start}, f, start) for item in items]
+    in_constraints = {name for c in comparisons for name in c.g.variables}
+    for name in fixed:
+        if name not in f.variables and name not in in_constraints:
+            raise ArgumentError(f"data names {name!r}, which occurs neither in the objective (its variables: "
+                                f"{', '.join(f.variables)}) nor in a constraint")  # fmt: skip
+    extra_args = sorted(in_constraints - set(f.variables))
     packing = _Packing(start)
     chosen = _method(method, bool(limits), bool(comparisons), packing.size)
     if tol is not None and (not isinstance(tol, (int, float)) or not tol > 0 or not math.isfinite(tol)):
@@ -477,9 +507,9 @@ def minimize(
     if maxiter is not None and (not isinstance(maxiter, int) or isinstance(maxiter, bool) or maxiter < 1):
         raise ArgumentError(f"maxiter must be a positive integer, got {maxiter!r}")
 
-    args = list(f.variables)
+    args = [*f.variables, *extra_args]  # every compiled function takes every value given
     names = packing.names
-    value_and_gradient = compile_exprs(f, *(diff(f, name) for name in names), args=args)
+    value_and_gradient = compile_exprs(f, *_gradients(f, tuple(names)), args=args)
 
     def values_at(z: np.ndarray) -> dict[str, np.ndarray]:
         return {**fixed, **packing.unpack(z)}
@@ -507,8 +537,7 @@ def minimize(
         product = _hessian_product(f, packing, fixed, args, nodes)
         keywords["hessp"] = lambda z, p: product(z, p, {})
     elif chosen in _HESSIAN:
-        pairs = packing.blocks()
-        hessian_blocks = compile_exprs(*(diff(f, names[i], names[j]) for i, j in pairs), args=args)
+        hessian_blocks = compile_exprs(*_hessian_blocks(f, tuple(names)), args=args)
 
         def hess(z: np.ndarray) -> np.ndarray:
             return packing.assemble(_as_tuple(hessian_blocks(**values_at(z))))
@@ -550,9 +579,15 @@ def minimize(
     finally:
         if display is not None:
             display.stop()
-    if chosen == "trust-constr" and limits and not comparisons and "hess" in keywords:
+    if method is None and limits and not comparisons and packing.size <= SMALL:
+        pairs = packing.blocks()
+        hessian_blocks = compile_exprs(*_hessian_blocks(f, tuple(names)), args=args)
+
+        def full_hessian(z: np.ndarray) -> np.ndarray:
+            return packing.assemble(_as_tuple(hessian_blocks(**values_at(z))))
+
         with np.errstate(all="ignore"):
-            polished = _onto_active_bounds(np.asarray(solution.x, dtype=float), fun, keywords["hess"],
+            polished = _onto_active_bounds(np.asarray(solution.x, dtype=float), fun, full_hessian,
                                            keywords["bounds"].lb, keywords["bounds"].ub)  # fmt: skip
         if polished is not None:
             solution.x, solution.fun = polished
@@ -652,18 +687,19 @@ def _projected_gradient(z: np.ndarray, gradient: np.ndarray, low: np.ndarray, hi
 def _onto_active_bounds(z: np.ndarray, fun: Callable[[np.ndarray], tuple[float, np.ndarray]],
                         hess: Callable[[np.ndarray], np.ndarray], low: np.ndarray,
                         high: np.ndarray) -> tuple[np.ndarray, float] | None:  # fmt: skip
-    """Projected Newton steps (Bertsekas, 1982) from trust-constr's answer, or None where they do not help.
+    """Projected Newton steps (Bertsekas, 1982) from L-BFGS-B's answer, or None where they do not help.
 
-    An interior-point method stops with the variables of active bounds a little inside them (about 1e-6)
-    and, through the barrier's pull, the free ones off by as much. Each step puts on its bound every variable
-    within 1e-4 (relative) of it whose gradient pushes it out, and takes a Newton step with the exact
-    Hessian in the other variables. A step is kept only while the objective does not rise (beyond rounding)
-    and the projected gradient shrinks, so a point that is already better is left as it is.
+    L-BFGS-B finds the active bounds, but as a quasi-Newton method it stops early on badly scaled problems
+    (the diabetes regression by maximum likelihood: 2.5e-3 relative error in w). Each step puts on its bound
+    every variable within 1e-4 (relative) of it whose gradient pushes it out, and takes a Newton step with
+    the exact Hessian in the other variables, which converges quadratically from there. A step is kept only
+    while the objective does not rise (beyond rounding) and the projected gradient shrinks, so a point that
+    is already better, or a region where the Hessian is not positive definite, is left as it is.
     """
     value, gradient = fun(z)
     measure = _projected_gradient(z, gradient, low, high)
     improved = None
-    for _ in range(5):
+    for _ in range(10):
         near = 1e-4 * np.maximum(1.0, np.abs(z))
         at_low = (z - low <= near) & (gradient > 0)
         at_high = (high - z <= near) & (gradient < 0)
