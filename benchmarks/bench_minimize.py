@@ -22,10 +22,11 @@ largest difference from the reference relative to the reference's largest entry.
 tolerance at which it reaches the reference to 1e-5 (section 1) or 1e-6 (sections 2 and 3); md.minimize's
 default method also runs at its default tolerance, checked to 1e-4 only. The tolerance is shown in each row.
 
-md.minimize's time is the whole call: parsing, deriving the gradient (and the Hessian's blocks, for methods that
-use them) on every call, packing, and scipy's solve. md.compile caches compiled code per expression, and the
-agreement check calls every solver once first, so compiling is not in the times; the "of which derivation"
-column times the md.diff calls alone. Each time is the median over the repeats, the solvers of one problem
+md.minimize's time is the whole call: parsing, packing, and scipy's solve. md.minimize derives the gradient
+(and the Hessian's blocks, for methods that use them) once per objective and md.compile caches the compiled code,
+and the agreement check calls every solver once first, so neither is in the times: they are the times of
+repeated solves. The "md.diff alone" column times the md.diff calls a first solve of a new objective makes.
+Each time is the median over the repeats, the solvers of one problem
 interleaved within a repeat (a slow spell of the machine hits them all); each timed loop lasts about 0.05 s. The
 ratio is the median of the per-repeat ratios to the first row's solver (scikit-learn's lbfgs, lstsq or nnls)
 timed in the same repeats: above 1 is slower. Nothing asserts on time.
@@ -74,7 +75,7 @@ class Solver:
     tol: str
     call: Callable[[], tuple[np.ndarray, int | None, bool | None]]
     bound: float  # the largest agreement with the reference accepted
-    derivation: Callable[[], Any] | None = None  # md.diff calls alone, for md.minimize's rows
+    derivation: Callable[[], Any] | None = None  # md.diff calls alone (a first solve's), for md.minimize's rows
 
 
 def agreement(got: np.ndarray, expected: np.ndarray) -> float:
@@ -118,7 +119,7 @@ def run(problem: str, solvers: Sequence[Solver], reference: np.ndarray, settings
                 NA if success is None else ("yes" if success else "no"),
             ]
         )
-    table(["solver", "tol", "time", "of which derivation", "iterations", f"× {base}", "agreement", "success"], rows)
+    table(["solver", "tol", "time", "md.diff alone", "iterations", f"× {base}", "agreement", "success"], rows)
 
 
 def table(headers: Sequence[str], rows: Sequence[Sequence[str]]) -> None:

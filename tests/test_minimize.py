@@ -340,7 +340,7 @@ def test_a_nonlinear_constraint_uses_its_exact_hessian(rng, method, atol):
 
 
 # ---------------------------------------------------------------------------------------------
-# Every scipy method, Hessian-vector products, and the projected Newton steps after trust-constr
+# Every scipy method, Hessian-vector products, and the projected Newton steps after L-BFGS-B
 
 ALL_METHODS = ["Nelder-Mead", "Powell", "CG", "BFGS", "Newton-CG", "L-BFGS-B", "TNC", "COBYLA", "COBYQA", "SLSQP",
                "trust-constr", "dogleg", "trust-ncg", "trust-exact", "trust-krylov"]  # fmt: skip
@@ -483,4 +483,24 @@ def test_data_used_only_by_a_constraint(rng):
     result = md.minimize("norm2(A*x - b)^2", {"x": np.zeros(4)}, data={"A": A, "b": b, "r": r},
                          constraints="x'*x <= r^2", tol=1e-12)  # fmt: skip
     assert_allclose(result.x["x"], x, atol=1e-7)
+
+
+def test_a_badly_scaled_bounded_problem_is_solved_exactly():
+    # linear regression by maximum likelihood with sigma^2 > 0 by a bound: weights in the hundreds, sigma^2 in
+    # the thousands, one column 20x longer than the others. L-BFGS-B alone stops ~1e-3 away; the projected
+    # Newton steps with the exact Hessian finish the job. The reference is lstsq and the mean squared residual.
+    rng = np.random.default_rng(5)
+    X = np.column_stack([np.ones(400), rng.normal(size=(400, 6)) / 20])
+    y = X @ rng.normal(scale=300, size=7) + rng.normal(scale=50, size=400)
+    w = np.linalg.lstsq(X, y, rcond=None)[0]
+    s2 = np.mean((y - X @ w) ** 2)
+    model = "norm2(y - X*w)^2/(2*s2) + sum(y.^0)*log(s2)/2"
+    alone = md.minimize(model, {"w": np.zeros(7), "s2": 1.0}, data={"X": X, "y": y}, bounds={"s2": (1e-8, None)},
+                        method="L-BFGS-B")  # fmt: skip
+    result = md.minimize(model, {"w": np.zeros(7), "s2": 1.0}, data={"X": X, "y": y}, bounds={"s2": (1e-8, None)})
+    assert result.method == "L-BFGS-B" and "projected Newton step" in result.message
+    assert_allclose(result.x["w"], w, rtol=1e-10, atol=1e-10 * np.abs(w).max())
+    assert float(result.x["s2"]) == pytest.approx(s2, rel=1e-10)
+    error_alone = np.abs(alone.x["w"] - w).max() / np.abs(w).max()
+    assert error_alone > 1e3 * np.abs(result.x["w"] - w).max() / np.abs(w).max()
 
