@@ -250,6 +250,22 @@ def test_float32_stays_float32(backend) -> None:
 
 
 @pytest.mark.parametrize("backend", BACKENDS)
+def test_the_logistic_loss_does_not_overflow(backend) -> None:
+    """log(1 + exp(t)), as the lecture writes the logistic loss, is computed as softplus(t): at t = 800,
+    exp(t) overflows, and log(1 + exp(t)) would be inf where the loss is 800 (np.logaddexp is the reference)."""
+    t = np.array([800.0, -800.0, 0.0, 30.0, -30.0])
+    for text in ("log(1 + exp(t))", "log(exp(t) + 1)"):
+        function = md.compile(md.parse(text, t="vector"), backend=backend)
+        assert_allclose(to_numpy(function(to_backend(backend, t))), np.logaddexp(0.0, t), rtol=1e-14)
+    f = md.parse("sum(log(1+exp(-y.*(X*w))))")
+    value = md.compile(f, args=["X", "w", "y"], backend=backend)
+    X, w, y = np.array([[1000.0], [-2.0]]), np.array([1.0]), np.array([-1.0, 1.0])
+    got = to_numpy(value(*(to_backend(backend, v) for v in (X, w, y))))
+    assert_allclose(got, np.sum(np.logaddexp(0.0, -y * (X @ w))), rtol=1e-14)
+    assert_allclose(f.evaluate({"X": X, "w": w, "y": y}), 1000.0 + np.log1p(np.exp(2.0)), rtol=1e-14)
+
+
+@pytest.mark.parametrize("backend", BACKENDS)
 def test_shape_checks_name_the_argument(backend) -> None:
     function = md.compile(md.parse("x'*A*y"), backend=backend)
     A, x, y = (to_backend(backend, v) for v in (np.ones((3, 4)), np.ones(3), np.ones(4)))

@@ -203,6 +203,9 @@ class _Lowering:
     # Lowering the DAG, iteratively ----------------------------------------------------------------
 
     def needs(self, node: Expr) -> list[Expr]:
+        inner = _softplus_argument(node)
+        if inner is not None:
+            return [inner]
         if node.op == "add":
             return [split_coefficient(term)[1] for term in node.args]
         if node.op == "einsum":
@@ -243,6 +246,10 @@ class _Lowering:
             return self.sum_of(node)
         if op == "einsum":
             return self.product(node)
+        inner = _softplus_argument(node)
+        if inner is not None:  # log(1 + exp(t)) overflows for t > 709; softplus(t) is the same, computed stably
+            value = self.done[inner]
+            return Value(self.emit("func", (self.array(value),), ("softplus",)), value.axes)
         child = self.done[node.args[0]]
         if op == "pow":
             return Value(self.emit("power", (self.array(child),), (node.attrs[0],)), child.axes)
@@ -518,6 +525,17 @@ def identifier(name: str, taken: set[str]) -> str:
     taken.add(candidate)
     return candidate
 
+
+def _softplus_argument(node: Expr) -> Expr | None:
+    """t, where node is log(1 + exp(t)) (the logistic loss as the lecture writes it), else None."""
+    if node.op != "log":
+        return None
+    inside = node.args[0]
+    if inside.op == "add" and len(inside.args) == 2:
+        for one, other in (inside.args, inside.args[::-1]):
+            if (one.op == "ones" or E.is_const(one, 1.0)) and other.op == "exp":
+                return other.args[0]
+    return None
 
 def lower(exprs: Sequence[Expr], args: Sequence[str] | None = None) -> Program:
     """The program computing `exprs` from the variables named by `args` (default: every variable of the

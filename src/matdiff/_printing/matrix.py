@@ -282,6 +282,25 @@ def _independent_parts(items: list[_Item], out: tuple[int, ...]) -> Doc | None:
     return None
 
 
+def _row_sums(items: list[_Item], out: tuple[int, ...]) -> Doc | None:
+    """E[i,j] .* (rest)[i,j] summed over j: (E.*(rest))*vector(1), the sum over a batch's columns (the gradient
+    by a bias b in W*X + b*vector(1)'), rather than diag(E*(rest)'). Only where the rest is itself a product,
+    so that diag(A*B) stays as it is."""
+    if len(out) != 1 or len(items) < 3:
+        return None
+    counts = Counter(x for item in items for x in item.labels)
+    for item in items:
+        others = [x for x in item.labels if x != out[0]]
+        if item.ndim != 2 or len(set(item.labels)) != 2 or out[0] not in item.labels or counts[others[0]] != 2:
+            continue
+        try:
+            summed = _product_doc(items, (out[0], others[0]))
+        except NoMatrixForm:
+            continue
+        return Product((summed, _ONES_COL.doc))
+    return None
+
+
 def _diagonal_of_product(items: list[_Item], out: tuple[int, ...]) -> Doc | None:
     """M[i,i] of a product M: diag(M), with the last holder of i given a label of its own."""
     holders = [k for k, item in enumerate(items) if len(out) == 1 and out[0] in item.labels]
@@ -323,6 +342,7 @@ _SPLITS: tuple[Callable[[list[_Item], tuple[int, ...]], Doc | None], ...] = (
     _on_output,
     _summed_matrix,
     _independent_parts,
+    _row_sums,
     _diagonal_of_product,
     _sum_of_product,
     _block_product,

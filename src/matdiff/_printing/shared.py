@@ -40,8 +40,11 @@ def shared_terms(root: Expr, text: Callable[[Expr], str]) -> tuple[list[tuple[st
     definitions: list[tuple[str, Expr]] = []
     for node in order:  # children first: a definition may use the names before it
         if node in chosen:
+            body = _substituted(node, names)
+            if len(text(body)) < MIN_LENGTH:  # -t0 or t0' once its parts are named: shorter written out
+                continue
             name = f"{prefix}{len(definitions)}"
-            definitions.append((name, _substituted(node, names)))
+            definitions.append((name, body))
             names[node] = E.var(name, ("scalar", "vector", "matrix")[node.ndim], node.shape)
     return definitions, _substituted(root, names)
 
