@@ -103,3 +103,14 @@ def test_the_api_reference_builds_from_the_docstrings(tmp_path):
     assert (tmp_path / "api" / "matdiff" / "numeric.html").exists()
     pages = {path.name for path in (tmp_path / "api" / "matdiff").iterdir()}
     assert not any(name.startswith("_") for name in pages) and "cli.html" not in pages  # no private module
+
+
+def test_applications_md_first_example_runs_and_matches_nnls():
+    """The md.minimize example at the top of docs/applications.md runs as printed; its answer is nnls's."""
+    scipy_optimize = pytest.importorskip("scipy.optimize")
+    text = (ROOT / "docs" / "applications.md").read_text(encoding="utf-8")
+    code = re.search(r"```python\n(.*?)```", text, re.S).group(1)
+    namespace: dict = {}
+    exec(compile(code, "docs/applications.md", "exec"), namespace)  # noqa: S102 - our own documentation
+    A, b = namespace["A"], namespace["b"]
+    np.testing.assert_allclose(namespace["result"].x["x"], scipy_optimize.nnls(A, b)[0], atol=1e-12)

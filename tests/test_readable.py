@@ -205,3 +205,31 @@ def test_check_reports_a_size_nothing_fixes_at_once():
     status, body = _work.run("diff", {"expression": "sum(vector(1))*t", "kinds": {"t": "scalar"}, "wrt": "t"})
     assert status == 200 and body["check"]["passed"] is None  # the derivative all the same
     assert body["check"]["text"].startswith("no check: the length of vector(c) is not fixed")
+
+
+# ---------------------------------------------------------------------------------------------
+# Forms met in the applications (docs/applications.md)
+
+
+def test_the_gradient_by_a_bias_is_a_row_sum():
+    # d/db of |X - V*tanh(W*X + b*1')|^2 sums over the batch's columns: (E.*(V'*R))*vector(1), no diag(...)
+    f = md.parse("norm2(X - V*tanh(W*X + b*vector(1)'))^2", X="matrix", W="matrix", V="matrix", b="vector")
+    gradient = md.diff(f, "b")
+    text = str(gradient)
+    assert "diag(" not in text and text.endswith("*vector(1)")
+    rng = np.random.default_rng(4)
+    X, W, V, b = rng.normal(size=(4, 6)), rng.normal(size=(3, 4)), rng.normal(size=(4, 3)), rng.normal(size=3)
+    H = np.tanh(W @ X + b[:, None])
+    expected = np.sum((1 - H**2) * (-2 * V.T @ (X - V @ H)), axis=1)  # the chain rule by hand, in NumPy
+    values = {"X": X, "W": W, "V": V, "b": b}
+    np.testing.assert_allclose(gradient.evaluate(values), expected, rtol=1e-12)
+    reparsed = md.parse(text, X="matrix", W="matrix", V="matrix", b="vector")
+    np.testing.assert_allclose(reparsed.evaluate(values), expected, rtol=1e-12)
+
+
+def test_named_terms_are_never_a_bare_negation_of_another():
+    f = md.parse("norm2(X - sigmoid(W*X))^2", X="matrix", W="matrix")
+    text = md.diff(f, "W").to_text(shared=True)
+    definitions = [line for line in text.splitlines() if " = " in line]
+    assert definitions == ["t0 = sigmoid(W*X)"], text
+    assert "-2*(t0.*(X - t0).*(1 - t0))*X'" in text

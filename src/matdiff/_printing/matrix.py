@@ -291,7 +291,7 @@ def _row_sums(items: list[_Item], out: tuple[int, ...]) -> Doc | None:
     counts = Counter(x for item in items for x in item.labels)
     for item in items:
         others = [x for x in item.labels if x != out[0]]
-        if item.ndim != 2 or len(set(item.labels)) != 2 or out[0] not in item.labels or counts[others[0]] != 2:
+        if item.ndim != 2 or len(set(item.labels)) != 2 or out[0] not in item.labels or counts[others[0]] < 2:
             continue
         try:
             summed = _product_doc(items, (out[0], others[0]))
