@@ -100,9 +100,13 @@ def test_unknown_kind() -> None:
         md.parse("x + y", x="tensor")
 
 
-@pytest.mark.parametrize("text", ["sin(x, y)", "tr(A, B)", "inv()"])
+@pytest.mark.parametrize(
+    "text", ["sin(x, y)", "tr(A, B)", "inv()", "(x+matrix(0,x))", "vector(1, 2)", "matrix(1, 2, 3) + A"]
+)
 def test_wrong_number_of_arguments(text: str) -> None:
-    with pytest.raises(md.MatdiffError):
+    # vector(c) and matrix(c) take sizes after c in Python; from the text, a second argument was taken for a
+    # size and failed later with a TypeError (found by the parser fuzzer)
+    with pytest.raises(md.MatdiffError, match="takes one argument|unexpected"):
         md.parse(text)
 
 

@@ -572,7 +572,10 @@ def add(terms: Iterable[Expr]) -> Expr:
         return zeros(shape)
     if len(result) == 1:
         return result[0]
-    return Expr("add", tuple(result), (), shape)
+    # the shape of the terms kept, not of a term dropped as zero: in (A - A) + B + 1, A no longer occurs, so
+    # its sizes must not name the sum's (nothing would fix them when the sum is evaluated)
+    kept = tuple(next((d for d in dims if isinstance(d, int)), dims[0]) for dims in zip(*(t.shape for t in result)))
+    return Expr("add", tuple(result), (), kept)
 
 
 # ---------------------------------------------------------------------------------------------

@@ -263,6 +263,8 @@ def _node(node: Tree, args: list[Expr], variables: Mapping[str, Expr]) -> Expr:
     if kind == "call":
         function = REGISTRY[str(node.children[0])].build
         assert function is not None
+        if len(args) > 1:  # vector(c) and matrix(c) take sizes after c from Python, never from the text
+            raise ShapeError(f"{node.children[0]} takes one argument, got {len(args)}")
         try:
             return function(*args)
         except TypeError:
