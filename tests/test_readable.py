@@ -233,3 +233,11 @@ def test_named_terms_are_never_a_bare_negation_of_another():
     definitions = [line for line in text.splitlines() if " = " in line]
     assert definitions == ["t0 = sigmoid(W*X)"], text
     assert "-2*(t0.*(X - t0).*(1 - t0))*X'" in text
+
+
+def test_a_sum_takes_the_shape_of_the_terms_it_keeps():
+    # A - A cancels: the sum is B + 1, sized by B alone (it was named after A's sizes, which nothing fixed)
+    expr = md.parse("(((A-A)+B)+1)")
+    assert expr.variables == {"B": "matrix"} and "A" not in "".join(map(str, expr.shape))
+    B = np.arange(6.0).reshape(2, 3)
+    np.testing.assert_array_equal(expr.evaluate({"B": B}), B + 1)
