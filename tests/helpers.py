@@ -13,16 +13,22 @@ from types import ModuleType
 
 import numpy as np
 
-SCRIPTS = Path(__file__).resolve().parents[1] / "scripts"
+ROOT = Path(__file__).resolve().parents[1]
+SCRIPTS = ROOT / "scripts"
 
 
-def load_script(name: str) -> ModuleType:
-    """A script of scripts/ (which is not a package) loaded as a module, for testing its functions."""
-    spec = importlib.util.spec_from_file_location(name, SCRIPTS / f"{name}.py")
+def load_script(name: str, folder: str = "scripts") -> ModuleType:
+    """A script of scripts/ or examples/ (neither is a package) loaded as a module, for testing its functions."""
+    spec = importlib.util.spec_from_file_location(f"{folder}_{name}", ROOT / folder / f"{name}.py")
     assert spec is not None and spec.loader is not None
     module = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(module)
     return module
+
+
+def load_example(name: str) -> ModuleType:
+    """examples/NAME.py as a module."""
+    return load_script(name, "examples")
 
 
 def generated_function(source: str, name: str) -> Callable:

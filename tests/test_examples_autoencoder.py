@@ -12,11 +12,10 @@
 
 from __future__ import annotations
 
-import importlib.util
-from pathlib import Path
-
 import numpy as np
 import pytest
+
+from .helpers import load_example
 
 pytest.importorskip("sklearn")
 pytest.importorskip("matplotlib")
@@ -24,19 +23,10 @@ pytest.importorskip("scipy")
 
 import matdiff as md  # noqa: E402
 
-SCRIPT = Path(__file__).resolve().parents[1] / "examples" / "autoencoder.py"
-
-
-def load_script():
-    spec = importlib.util.spec_from_file_location("example_autoencoder", SCRIPT)
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
-
 
 @pytest.fixture(scope="module")
 def script():
-    return load_script()
+    return load_example("autoencoder")
 
 
 @pytest.fixture(scope="module")

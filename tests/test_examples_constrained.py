@@ -3,11 +3,12 @@ the simplex written in this file, and the ball-constrained least squares by bise
 
 from __future__ import annotations
 
-import importlib.util
 from pathlib import Path
 
 import numpy as np
 import pytest
+
+from .helpers import load_example
 
 pytest.importorskip("scipy")
 pytest.importorskip("sklearn")
@@ -16,17 +17,11 @@ pytest.importorskip("matplotlib")
 from scipy.optimize import nnls  # noqa: E402
 from sklearn.datasets import load_diabetes, load_digits  # noqa: E402
 
-SCRIPT = Path(__file__).resolve().parents[1] / "examples" / "constrained.py"
-
 
 @pytest.fixture(scope="module")
 def run(tmp_path_factory) -> tuple[dict, Path]:
-    spec = importlib.util.spec_from_file_location("example_constrained", SCRIPT)
-    assert spec is not None and spec.loader is not None
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
     figures = tmp_path_factory.mktemp("figures")
-    return module.main(["--small", "--figures", str(figures)]), figures
+    return load_example("constrained").main(["--small", "--figures", str(figures)]), figures
 
 
 def columns_are_digit_images(A: np.ndarray) -> bool:

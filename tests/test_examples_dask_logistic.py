@@ -4,11 +4,12 @@ Hessian evaluated by the compiled functions on chunked Dask arrays."""
 
 from __future__ import annotations
 
-import importlib.util
 from pathlib import Path
 
 import numpy as np
 import pytest
+
+from .helpers import load_example
 
 pytest.importorskip("scipy")
 pytest.importorskip("sklearn")
@@ -21,16 +22,10 @@ import scipy.optimize  # noqa: E402
 from sklearn.datasets import load_breast_cancer  # noqa: E402
 from sklearn.linear_model import LogisticRegression  # noqa: E402
 
-SCRIPT = Path(__file__).resolve().parents[1] / "examples" / "dask_logistic.py"
-
 
 @pytest.fixture(scope="module")
 def module():
-    spec = importlib.util.spec_from_file_location("example_dask_logistic", SCRIPT)
-    assert spec is not None and spec.loader is not None
-    loaded = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(loaded)
-    return loaded
+    return load_example("dask_logistic")
 
 
 @pytest.fixture(scope="module")

@@ -4,31 +4,23 @@ written out in NumPy."""
 
 from __future__ import annotations
 
-import importlib.util
 from pathlib import Path
 
 import numpy as np
 import pytest
 from numpy.testing import assert_allclose
 
+from .helpers import load_example
+
 pytest.importorskip("sklearn")
 pytest.importorskip("scipy")
 pytest.importorskip("matplotlib")
-
-SCRIPT = Path(__file__).resolve().parents[1] / "examples" / "linear_regression.py"
-
-
-def load_script():
-    spec = importlib.util.spec_from_file_location("example_linear_regression", SCRIPT)
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
 
 
 @pytest.fixture(scope="module")
 def run(tmp_path_factory):
     folder = tmp_path_factory.mktemp("figures")
-    return load_script().main(["--small", "--figures", str(folder)]), folder
+    return load_example("linear_regression").main(["--small", "--figures", str(folder)]), folder
 
 
 @pytest.fixture(scope="module")
