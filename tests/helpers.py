@@ -31,6 +31,12 @@ def load_example(name: str) -> ModuleType:
     return load_script(name, "examples")
 
 
+def run_example_small(name: str, folder: Path) -> tuple[dict, Path]:
+    """examples/NAME.py's main at its CI setting (--small), writing its figures into `folder`: (figures
+    measured, folder)."""
+    return load_example(name).main(["--small", "--figures", str(folder)]), folder
+
+
 def generated_function(source: str, name: str) -> Callable:
     """The function `name` of a module's source (what md.codegen writes), run in a fresh namespace."""
     namespace: dict = {"__name__": "generated"}

@@ -8,7 +8,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from .helpers import load_example
+from .helpers import run_example_small
 
 pytest.importorskip("scipy")
 pytest.importorskip("sklearn")
@@ -20,8 +20,7 @@ from sklearn.datasets import load_diabetes, load_digits  # noqa: E402
 
 @pytest.fixture(scope="module")
 def run(tmp_path_factory) -> tuple[dict, Path]:
-    figures = tmp_path_factory.mktemp("figures")
-    return load_example("constrained").main(["--small", "--figures", str(figures)]), figures
+    return run_example_small("constrained", tmp_path_factory.mktemp("figures"))
 
 
 def columns_are_digit_images(A: np.ndarray) -> bool:

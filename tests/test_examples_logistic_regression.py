@@ -9,7 +9,7 @@ import numpy as np
 import pytest
 from numpy.testing import assert_allclose
 
-from .helpers import load_example
+from .helpers import run_example_small
 
 pytest.importorskip("sklearn")
 pytest.importorskip("scipy")
@@ -18,8 +18,7 @@ pytest.importorskip("matplotlib")
 
 @pytest.fixture(scope="module")
 def run(tmp_path_factory):
-    folder = tmp_path_factory.mktemp("figures")
-    return load_example("logistic_regression").main(["--small", "--figures", str(folder)]), folder
+    return run_example_small("logistic_regression", tmp_path_factory.mktemp("figures"))
 
 
 @pytest.fixture(scope="module")
